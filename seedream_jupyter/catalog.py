@@ -1,0 +1,217 @@
+"""Model facts for the Seedream series: the single source of truth.
+
+Validation, cost estimates, the panel's dropdowns, the magic's help and the
+simulator all read this table. Adding a model is one ``ModelSpec`` entry.
+Facts follow the provider's API page (``shared/seed/seedream-series-api.txt``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+ACTIONS: Final = ("generate", "image2image", "edit", "reference", "group")
+ACTION_HELP: Final = MappingProxyType(
+    {
+        "generate": "text-to-image (reference images optional)",
+        "image2image": "image-to-image from one or more reference images",
+        "edit": "edit one image (inpainting, lighting changes)",
+        "reference": "fuse several reference images into one picture",
+        "group": "a themed set of images (sequential_image_generation=auto)",
+    }
+)
+
+# Landscape ratios; each portrait ratio is the transpose of one of these.
+_LANDSCAPE: Final = ("1:1", "4:3", "16:9", "3:2", "21:9")
+_PORTRAIT_OF: Final = {"3:4": "4:3", "9:16": "16:9", "2:3": "3:2", "9:21": "21:9"}
+ASPECT_RATIOS: Final = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3", "21:9", "9:21", "auto")
+AUTO_RATIO: Final = "auto"
+AUTO_FALLBACK_RATIO: Final = "1:1"  # what "auto" means when there is no reference image
+
+_SIZE_1K = ((1024, 1024), (1152, 864), (1280, 720), (1248, 832), (1512, 648))
+_SIZE_2K = ((2048, 2048), (2304, 1728), (2560, 1440), (2496, 1664), (3024, 1296))
+_SIZE_2K_LITE = ((2048, 2048), (2304, 1728), (2848, 1600), (2496, 1664), (3136, 1344))
+_SIZE_3K = ((3072, 3072), (3456, 2592), (4096, 2304), (3744, 2496), (4704, 2016))
+# 4K keeps about 16.7 megapixels whatever the ratio.
+_SIZE_4K = ((4096, 4096), (4704, 3520), (5504, 3040), (4992, 3328), (6240, 2656))
+
+MIN_IMAGES: Final = 1
+MAX_IMAGES: Final = 15  # n and group size, per request
+MIN_SEED: Final = -1
+MAX_SEED: Final = 2_147_483_647
+RANDOM_SEED: Final = -1
+MAX_INPUT_IMAGE_BYTES: Final = 30 * 1024 * 1024
+INPUT_IMAGE_FORMATS: Final = ("jpeg", "png", "webp")
+INPUT_IMAGE_MIME: Final = MappingProxyType(
+    {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+)
+RESULT_URL_TTL_SECONDS: Final = 24 * 3600
+DEFAULT_BASE_URL: Final = "https://www.qingbo.dev"
+DEFAULT_MODEL: Final = "doubao-seedream-4.5"  # the one that supports every action
+DEFAULT_ACTION: Final = "generate"
+DEFAULT_N: Final = 1
+DEFAULT_ASPECT_RATIO: Final = "1:1"
+DEFAULT_RESOLUTION: Final = "2K"
+DEFAULT_WATERMARK: Final = False
+DEFAULT_OUTPUT_FORMAT: Final = "jpeg"
+DEFAULTS: Final = MappingProxyType(
+    {
+        "action": DEFAULT_ACTION,
+        "n": DEFAULT_N,
+        "seed": RANDOM_SEED,
+        "aspect_ratio": DEFAULT_ASPECT_RATIO,
+        "resolution": DEFAULT_RESOLUTION,
+        "watermark": DEFAULT_WATERMARK,
+        "output_format": DEFAULT_OUTPUT_FORMAT,
+    }
+)
+# The provider suggests polling every 2-5 s for about 5 minutes.
+PROVIDER_POLL_INTERVAL_SECONDS: Final = 2.0
+PROVIDER_WAIT_SECONDS: Final = 300.0
+
+
+def _sizes(table: tuple[tuple[int, int], ...]) -> Mapping[str, tuple[int, int]]:
+    sizes = dict(zip(_LANDSCAPE, table))
+    for portrait, landscape in _PORTRAIT_OF.items():
+        w, h = sizes[landscape]
+        sizes[portrait] = (h, w)
+    return MappingProxyType(sizes)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one model can do, and what it costs."""
+
+    id: str
+    label: str
+    summary: str
+    aliases: tuple[str, ...]
+    actions: tuple[str, ...]
+    resolutions: tuple[str, ...]
+    aspect_ratios: tuple[str, ...]
+    output_formats: tuple[str, ...]
+    price_per_image_usd: float
+    max_reference_images: int
+    # Reference fusion ("reference" action) needs at least this many images.
+    min_reference_images_for_fusion: int
+    max_reference_images_for_fusion: int
+    # 4.0 only: reference images plus output images must not exceed this.
+    max_refs_plus_outputs: int | None
+    pixel_sizes: Mapping[str, Mapping[str, tuple[int, int]]]
+
+    def pixel_size(self, resolution: str, aspect_ratio: str) -> tuple[int, int]:
+        """Output size in pixels (width, height); ``auto`` without references is 1:1."""
+        ratio = AUTO_FALLBACK_RATIO if aspect_ratio == AUTO_RATIO else aspect_ratio
+        return self.pixel_sizes[resolution][ratio]
+
+    def supports(self, action: str) -> bool:
+        return action in self.actions
+
+
+_ALL_RATIOS = ASPECT_RATIOS
+_NO_ULTRA_TALL = tuple(r for r in ASPECT_RATIOS if r != "9:21")
+
+MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
+    {
+        spec.id: spec
+        for spec in (
+            ModelSpec(
+                id="doubao-seedream-5.0-lite",
+                label="Seedream 5.0 Lite",
+                summary="visual reasoning + web search, 14 reference images, 2K/3K, "
+                "strong identity preservation",
+                aliases=("5.0-lite", "5.0", "seedream-5.0", "seedream-5.0-lite", "5"),
+                actions=("generate", "image2image", "group"),
+                resolutions=("2K", "3K"),
+                aspect_ratios=_NO_ULTRA_TALL,
+                output_formats=("jpeg", "png"),
+                price_per_image_usd=0.02975,
+                max_reference_images=14,
+                min_reference_images_for_fusion=2,
+                max_reference_images_for_fusion=14,
+                max_refs_plus_outputs=None,
+                pixel_sizes=MappingProxyType({"2K": _sizes(_SIZE_2K_LITE), "3K": _sizes(_SIZE_3K)}),
+            ),
+            ModelSpec(
+                id="doubao-seedream-4.5",
+                label="Seedream 4.5",
+                summary="professional production grade, native 4K, 14 reference images, "
+                "best typography and character consistency",
+                aliases=("4.5", "seedream-4.5"),
+                actions=ACTIONS,
+                resolutions=("2K", "4K"),
+                aspect_ratios=_ALL_RATIOS,
+                output_formats=("jpeg",),
+                price_per_image_usd=0.02975,
+                max_reference_images=14,
+                min_reference_images_for_fusion=2,
+                max_reference_images_for_fusion=14,
+                max_refs_plus_outputs=None,
+                pixel_sizes=MappingProxyType({"2K": _sizes(_SIZE_2K), "4K": _sizes(_SIZE_4K)}),
+            ),
+            ModelSpec(
+                id="doubao-seedream-4.0",
+                label="Seedream 4.0",
+                summary="multimodal creation, 2-10 reference image fusion, one interface "
+                "for text-to-image, editing and image groups",
+                aliases=("4.0", "4", "seedream-4.0"),
+                actions=ACTIONS,
+                resolutions=("1K", "2K", "4K"),
+                aspect_ratios=_ALL_RATIOS,
+                output_formats=("jpeg",),
+                price_per_image_usd=0.0238,
+                max_reference_images=10,
+                min_reference_images_for_fusion=2,
+                max_reference_images_for_fusion=10,
+                max_refs_plus_outputs=15,
+                pixel_sizes=MappingProxyType(
+                    {"1K": _sizes(_SIZE_1K), "2K": _sizes(_SIZE_2K), "4K": _sizes(_SIZE_4K)}
+                ),
+            ),
+        )
+    }
+)
+
+MODEL_IDS: Final = tuple(MODELS)
+ALIASES: Final[Mapping[str, str]] = MappingProxyType(
+    {alias: spec.id for spec in MODELS.values() for alias in spec.aliases}
+)
+
+
+def find_model(name: str) -> ModelSpec | None:
+    """The model for an id or alias (case-insensitive), or None."""
+    key = name.strip().lower()
+    if key in MODELS:
+        return MODELS[key]
+    if key in ALIASES:
+        return MODELS[ALIASES[key]]
+    if not key.startswith("doubao-") and f"doubao-{key}" in MODELS:
+        return MODELS[f"doubao-{key}"]
+    return None
+
+
+def suggest_model(name: str) -> str | None:
+    """The closest model id to a misspelt name, for error messages."""
+    candidates = [*MODEL_IDS, *ALIASES]
+    close = difflib.get_close_matches(name.strip().lower(), candidates, n=1, cutoff=0.5)
+    if not close:
+        return None
+    return ALIASES.get(close[0], close[0])
+
+
+def models_supporting(action: str) -> tuple[str, ...]:
+    return tuple(spec.id for spec in MODELS.values() if spec.supports(action))
+
+
+def nearest_ratio(width: int, height: int, allowed: tuple[str, ...]) -> str:
+    """The allowed fixed ratio closest to width:height (used to resolve ``auto``)."""
+    target = width / height
+
+    def distance(ratio: str) -> float:
+        a, b = ratio.split(":")
+        return abs(int(a) / int(b) - target)
+
+    return min((r for r in allowed if r != AUTO_RATIO), key=distance)

@@ -1,0 +1,208 @@
+"""The exception tree.
+
+    SeedreamError
+    ├── ValidationError          bad input, raised before any request is sent
+    ├── ConfigurationError       bad settings (missing key file, bad URL, ...)
+    ├── BudgetExceededError      the spend budget would be exceeded
+    ├── APIError                 the server answered with an error
+    │   ├── BadRequestError          400
+    │   ├── AuthenticationError      401
+    │   ├── InsufficientBalanceError 402
+    │   ├── NotFoundError            404
+    │   ├── RateLimitError           429
+    │   └── ServerError              5xx
+    ├── ConnectionFailedError    the network failed (for a submit: the task may exist)
+    ├── TaskError                a task ended badly
+    │   ├── TaskFailedError          status "failed" (server's code and message)
+    │   ├── TaskCancelledError       status "cancelled"
+    │   ├── TaskTimeoutError         we stopped waiting; the task may still run
+    │   └── TaskDetachedError        we were told to stop waiting (interrupt, Cancel
+    │                                on a processing task); the task may still run
+    └── ImageDownloadError       a result image could not be fetched
+
+No message ever contains the API key: ``redact`` scrubs every string that
+reaches an exception, and the client registers the key it uses.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Final
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+_REDACTED: Final = "[REDACTED]"
+
+
+def register_secret(secret: str | None) -> None:
+    """Remember a secret so that ``redact`` removes it from any text."""
+    if secret and len(secret) >= 4:
+        with _secrets_lock:
+            _secrets.add(secret)
+
+
+def redact(text: str) -> str:
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        text = text.replace(secret, _REDACTED)
+    return text
+
+
+class SeedreamError(Exception):
+    """Base class of every error this package raises."""
+
+    def __init__(self, message: str) -> None:
+        self.message = redact(message)
+        super().__init__(self.message)
+
+
+class ValidationError(SeedreamError, ValueError):
+    """A request parameter is invalid; nothing was sent."""
+
+    def __init__(self, field: str, value: object, allowed: str) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}={value!r} is not valid: {allowed}")
+
+
+class ConfigurationError(SeedreamError):
+    """Settings are missing or malformed."""
+
+
+class BudgetExceededError(SeedreamError):
+    """Submitting would exceed the configured spend budget; nothing was sent."""
+
+
+class APIError(SeedreamError):
+    """The server answered with an HTTP error."""
+
+    status_code: int | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        task_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.code = code
+        self.task_id = task_id
+        self.retry_after = retry_after
+        prefix = f"HTTP {status_code}" if status_code is not None else "API error"
+        detail = f" [{code}]" if code else ""
+        super().__init__(f"{prefix}{detail}: {message}")
+
+
+class BadRequestError(APIError):
+    """HTTP 400: the server rejected the parameters."""
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: the API key is missing or wrong. Set WAVE_API_KEY."""
+
+
+class InsufficientBalanceError(APIError):
+    """HTTP 402: the account balance is too low. Top up, then retry."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404: unknown task id (or another account's)."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429: too many requests. Retried automatically for reads."""
+
+
+class ServerError(APIError):
+    """HTTP 5xx: the server failed. Retried automatically for reads."""
+
+
+_STATUS_MAP: Final[dict[int, type[APIError]]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientBalanceError,
+    404: NotFoundError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status_code: int) -> type[APIError]:
+    if status_code >= 500:
+        return ServerError
+    return _STATUS_MAP.get(status_code, APIError)
+
+
+class ConnectionFailedError(SeedreamError):
+    """The network failed. After a submit was sent the task may exist and be billed."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class TaskError(SeedreamError):
+    """A task did not produce images."""
+
+    def __init__(self, message: str, *, task_id: str) -> None:
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class TaskFailedError(TaskError):
+    """The task failed on the server; ``code`` and ``server_message`` say why."""
+
+    def __init__(self, task_id: str, code: str | None, server_message: str | None) -> None:
+        self.code = code
+        self.server_message = server_message
+        reason = server_message or "no reason given"
+        detail = f" [{code}]" if code else ""
+        super().__init__(f"task {task_id} failed{detail}: {reason}", task_id=task_id)
+
+
+class TaskCancelledError(TaskError):
+    """The task was cancelled (its quota refunded)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"task {task_id} was cancelled", task_id=task_id)
+
+
+class TaskTimeoutError(TaskError):
+    """We stopped waiting; the task may still be running and will be billed if it completes."""
+
+    def __init__(self, task_id: str, waited_seconds: float, status: str | None = None) -> None:
+        self.waited_seconds = waited_seconds
+        self.status = status
+        state = f" (last status: {status})" if status else ""
+        super().__init__(
+            f"stopped waiting for task {task_id} after {waited_seconds:.0f} s{state}. "
+            f"It may still complete: fetch it later with sj.resume() or "
+            f"sj.load({task_id!r}), or wait again with client.wait({task_id!r}).",
+            task_id=task_id,
+        )
+
+
+class TaskDetachedError(TaskError):
+    """We stopped waiting on request; a processing task cannot be cancelled and may complete."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(
+            f"stopped waiting for task {task_id}: it is still processing on the server (the "
+            f"provider cannot cancel a started task, so it will be billed). Fetch it later with "
+            f"sj.resume() or sj.load({task_id!r}).",
+            task_id=task_id,
+        )
+
+
+class ImageDownloadError(SeedreamError):
+    """A result image could not be downloaded (expired link, truncated body, ...)."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, url: str | None = None) -> None:
+        self.task_id = task_id
+        self.url = url
+        super().__init__(message)

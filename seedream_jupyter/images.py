@@ -1,0 +1,171 @@
+"""Image inputs and outputs.
+
+Inputs (PIL image, path, bytes, numpy array, http(s) URL, or a list of them) become
+URLs or ``data:`` URIs after size and format checks. Outputs are decoded lazily and
+shrunk to JPEG thumbnails and contact sheets for display. PIL is imported on use.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import catalog
+from .errors import ValidationError
+from .request import check_image_url, sniff_image_format
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+_MAX_MB = catalog.MAX_INPUT_IMAGE_BYTES // (1024 * 1024)
+_ALLOWED = "/".join(f.upper() for f in catalog.INPUT_IMAGE_FORMATS)
+
+
+def _data_uri(data: bytes, fmt: str) -> str:
+    mime = catalog.INPUT_IMAGE_MIME[fmt]
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _bytes_to_uri(data: bytes, field: str, what: str) -> str:
+    if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:
+        raise ValidationError(field, f"<{what}: {len(data) / 1e6:.1f} MB>", f"at most {_MAX_MB} MB")
+    fmt = sniff_image_format(data[:16])
+    if fmt is None:
+        raise ValidationError(
+            field, f"<{what}>", f"images must be {_ALLOWED}; convert it first (e.g. with Pillow)"
+        )
+    return _data_uri(data, fmt)
+
+
+def _pil_to_uri(img: PILImage.Image, field: str) -> str:
+    buffer = io.BytesIO()
+    if img.mode not in ("RGB", "RGBA", "L", "LA"):
+        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+    img.save(buffer, format="PNG", optimize=False)
+    data = buffer.getvalue()
+    if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:  # a lossless PNG too large: fall back to JPEG
+        buffer = io.BytesIO()
+        img.convert("RGB").save(buffer, format="JPEG", quality=92)
+        data = buffer.getvalue()
+    return _bytes_to_uri(data, field, f"{img.width}x{img.height} image")
+
+
+def to_image_url(obj: object, index: int = 0) -> str:
+    """One image input as an http(s) URL or a ``data:`` URI; ValidationError if unusable."""
+    field = f"images[{index}]"
+    if isinstance(obj, str) and obj.lower().startswith(("http://", "https://", "data:")):
+        check_image_url(obj, index)
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        path = Path(obj).expanduser()
+        if not path.is_file():
+            raise ValidationError(field, str(obj), "no such file; give a path, URL or image")
+        size = path.stat().st_size
+        if size > catalog.MAX_INPUT_IMAGE_BYTES:
+            raise ValidationError(
+                field, str(obj), f"the file is {size / 1e6:.1f} MB; at most {_MAX_MB} MB"
+            )
+        return _bytes_to_uri(path.read_bytes(), field, path.name)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return _bytes_to_uri(bytes(obj), field, "bytes")
+    module = type(obj).__module__
+    if module.startswith("PIL."):
+        return _pil_to_uri(obj, field)  # type: ignore[arg-type]
+    if module.startswith("numpy") and hasattr(obj, "shape"):
+        from PIL import Image
+
+        array: Any = obj
+        if array.dtype.kind == "f":
+            array = (array.clip(0, 1) * 255).astype("uint8")
+        try:
+            img = Image.fromarray(array)
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(field, f"<array {array.shape} {array.dtype}>", str(exc)) from None
+        return _pil_to_uri(img, field)
+    raise ValidationError(
+        field,
+        type(obj).__name__,
+        "give a PIL image, a path, bytes, a numpy array or an http(s) URL",
+    )
+
+
+def to_image_urls(images: object) -> tuple[str, ...]:
+    """None, one image, or a list of images, as a tuple of URLs / data URIs."""
+    if images is None:
+        return ()
+    if isinstance(images, (list, tuple)):
+        return tuple(to_image_url(item, i) for i, item in enumerate(images))
+    return (to_image_url(images, 0),)
+
+
+# -- outputs ----------------------------------------------------------------------------------
+
+
+def decode(data: bytes) -> PILImage.Image:
+    """Bytes of a result image as a fully loaded PIL image."""
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    return img
+
+
+def to_jpeg_bytes(img: PILImage.Image, quality: int = 80) -> bytes:
+    buffer = io.BytesIO()
+    img.convert("RGB").save(buffer, format="JPEG", quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def thumbnail(img: PILImage.Image, max_side: int = 512) -> PILImage.Image:
+    from PIL import Image
+
+    small = img.copy()
+    small.draft("RGB", (max_side, max_side))  # fast JPEG downscale where possible
+    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return small
+
+
+def thumbnail_jpeg(img: PILImage.Image, max_side: int = 512, quality: int = 80) -> bytes:
+    """A JPEG thumbnail whose long side is at most ``max_side`` pixels."""
+    return to_jpeg_bytes(thumbnail(img, max_side), quality)
+
+
+def contact_sheet(
+    imgs: Sequence[PILImage.Image],
+    *,
+    thumb_side: int = 384,
+    columns: int | None = None,
+    labels: Sequence[str] | None = None,
+    background: tuple[int, int, int] = (245, 245, 245),
+) -> PILImage.Image:
+    """The images side by side in a grid of cells ``thumb_side`` wide, with optional labels."""
+    from PIL import Image, ImageDraw
+
+    if not imgs:
+        return Image.new("RGB", (thumb_side, thumb_side // 4), background)
+    columns = max(1, min(columns or len(imgs), len(imgs)))
+    rows = -(-len(imgs) // columns)
+    gap = 6
+    label_h = 18 if labels else 0
+    thumbs = [thumbnail(img, thumb_side) for img in imgs]
+    cell_h = max(t.height for t in thumbs) + label_h
+    sheet = Image.new(
+        "RGB",
+        (columns * thumb_side + (columns + 1) * gap, rows * cell_h + (rows + 1) * gap),
+        background,
+    )
+    draw = ImageDraw.Draw(sheet)
+    for i, thumb in enumerate(thumbs):
+        row, col = divmod(i, columns)
+        x = gap + col * (thumb_side + gap) + (thumb_side - thumb.width) // 2
+        y = gap + row * (cell_h + gap)
+        sheet.paste(thumb.convert("RGB"), (x, y + label_h))
+        if labels and i < len(labels):
+            draw.text(
+                (gap + col * (thumb_side + gap) + 2, y + 3), labels[i][:60], fill=(40, 40, 40)
+            )
+    return sheet

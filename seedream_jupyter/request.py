@@ -1,0 +1,298 @@
+"""GenerationRequest: one validated, immutable generation request.
+
+Every rule of the catalog is checked here, before anything is sent. The same
+class validates incoming payloads in the simulator (``from_payload``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from . import catalog
+from .catalog import ModelSpec
+from .errors import ValidationError
+
+_DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*),", re.I)
+_MIME_TO_FORMAT = {mime: fmt for fmt, mime in catalog.INPUT_IMAGE_MIME.items()} | {
+    "image/jpg": "jpeg"
+}
+
+
+def sniff_image_format(head: bytes) -> str | None:
+    """jpeg / png / webp from the first bytes of a file, else None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def _fail(field_name: str, value: object, allowed: str) -> ValidationError:
+    return ValidationError(field_name, value, allowed)
+
+
+def resolve_model(name: object) -> ModelSpec:
+    """The catalog entry for a model id or alias, or a ValidationError naming the ids."""
+    if not isinstance(name, str) or not name.strip():
+        raise _fail("model", name, f"choose one of {', '.join(catalog.MODEL_IDS)}")
+    spec = catalog.find_model(name)
+    if spec is None:
+        hint = catalog.suggest_model(name)
+        did_you_mean = f"did you mean {hint!r}? " if hint else ""
+        raise _fail(
+            "model",
+            name,
+            f"{did_you_mean}choose one of {', '.join(catalog.MODEL_IDS)} "
+            f"(aliases: {', '.join(catalog.ALIASES)})",
+        )
+    return spec
+
+
+def check_image_url(url: object, index: int) -> None:
+    """An http(s) URL, or a data: URI of a JPG/PNG/WEBP image of at most 30 MB."""
+    name = f"images[{index}]"
+    if not isinstance(url, str) or not url:
+        raise _fail(name, url, "give an http(s) URL, a data: URI, a path, bytes or a PIL image")
+    lowered = url[:16].lower()
+    if lowered.startswith(("http://", "https://")):
+        return
+    if not lowered.startswith("data:"):
+        shown = url if len(url) < 80 else url[:77] + "..."
+        raise _fail(name, shown, "image URLs must be http(s):// or data: URIs")
+    match = _DATA_URI.match(url[:256])
+    if match is None or ";base64" not in (match.group("params") or "").lower():
+        raise _fail(name, url[:40] + "...", "data: URIs must be base64-encoded images")
+    payload = url[match.end() :]
+    size = len(payload) * 3 // 4 - payload[-2:].count("=")
+    if size > catalog.MAX_INPUT_IMAGE_BYTES:
+        raise _fail(
+            name,
+            f"<{size / 1e6:.1f} MB image>",
+            f"each image must be at most {catalog.MAX_INPUT_IMAGE_BYTES // (1024 * 1024)} MB",
+        )
+    try:
+        head = base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4))
+    except (binascii.Error, ValueError):
+        raise _fail(name, url[:40] + "...", "the data: URI is not valid base64") from None
+    fmt = sniff_image_format(head)
+    declared = _MIME_TO_FORMAT.get((match.group("mime") or "").lower())
+    if fmt is None or (declared is not None and declared != fmt):
+        raise _fail(
+            name,
+            f"<{match.group('mime') or 'unknown'} data>",
+            f"images must be {'/'.join(f.upper() for f in catalog.INPUT_IMAGE_FORMATS)}",
+        )
+
+
+def _short(url: str) -> str:
+    return url if len(url) <= 64 else f"{url[:40]}...<{len(url)} chars>"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """A request that has passed every catalog rule. Build with keywords; it validates itself."""
+
+    prompt: str
+    model: str = catalog.DEFAULT_MODEL
+    action: str = catalog.DEFAULT_ACTION
+    n: int = catalog.DEFAULT_N
+    seed: int = catalog.RANDOM_SEED
+    aspect_ratio: str = catalog.DEFAULT_ASPECT_RATIO
+    resolution: str = catalog.DEFAULT_RESOLUTION
+    image_urls: tuple[str, ...] = field(default=(), repr=False)
+    watermark: bool = catalog.DEFAULT_WATERMARK
+    output_format: str = catalog.DEFAULT_OUTPUT_FORMAT
+    max_images: int | None = None
+    callback_url: str | None = None
+
+    def __post_init__(self) -> None:
+        spec = resolve_model(self.model)
+        set_ = object.__setattr__
+        set_(self, "model", spec.id)
+        set_(self, "image_urls", tuple(self.image_urls))
+        if isinstance(self.aspect_ratio, str):
+            set_(self, "aspect_ratio", self.aspect_ratio.strip().lower())
+        if isinstance(self.resolution, str):
+            set_(self, "resolution", self.resolution.strip().upper())
+        if isinstance(self.output_format, str):
+            fmt = self.output_format.strip().lower()
+            set_(self, "output_format", "jpeg" if fmt == "jpg" else fmt)
+        if isinstance(self.action, str):
+            set_(self, "action", self.action.strip().lower())
+        if self.action == "generate" and self.max_images is not None:
+            set_(self, "action", "group")
+        if self.action == "group" and self.max_images is None:
+            set_(self, "max_images", self.n if self.n > 1 else 4)
+        self._validate(spec)
+
+    # -- validation -------------------------------------------------------------------
+    def _validate(self, spec: ModelSpec) -> None:
+        if not isinstance(self.prompt, str) or not self.prompt.strip():
+            raise _fail("prompt", self.prompt, "the prompt must be a non-empty string")
+        if self.action not in catalog.ACTIONS:
+            raise _fail("action", self.action, f"choose one of {', '.join(catalog.ACTIONS)}")
+        if not spec.supports(self.action):
+            others = ", ".join(catalog.models_supporting(self.action))
+            raise _fail(
+                "action",
+                self.action,
+                f"{spec.id} supports {', '.join(spec.actions)}; for {self.action!r} use {others}",
+            )
+        if self.resolution not in spec.resolutions:
+            raise _fail(
+                "resolution", self.resolution, f"{spec.id} offers {', '.join(spec.resolutions)}"
+            )
+        if self.aspect_ratio not in spec.aspect_ratios:
+            raise _fail(
+                "aspect_ratio",
+                self.aspect_ratio,
+                f"{spec.id} offers {', '.join(spec.aspect_ratios)}",
+            )
+        if self.output_format not in spec.output_formats:
+            raise _fail(
+                "output_format",
+                self.output_format,
+                f"{spec.id} offers {', '.join(spec.output_formats)}",
+            )
+        self._check_count("n", self.n)
+        if self.max_images is not None:
+            self._check_count("max_images", self.max_images)
+            if self.action != "group":
+                raise _fail("max_images", self.max_images, "max_images is only for action='group'")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise _fail("seed", self.seed, "the seed must be an integer")
+        if not catalog.MIN_SEED <= self.seed <= catalog.MAX_SEED:
+            raise _fail("seed", self.seed, f"use -1 (random) or 0..{catalog.MAX_SEED}")
+        if not isinstance(self.watermark, bool):
+            raise _fail("watermark", self.watermark, "True or False")
+        if self.callback_url is not None and not str(self.callback_url).startswith(
+            ("http://", "https://")
+        ):
+            raise _fail("callback_url", self.callback_url, "an http(s):// URL")
+        self._validate_references(spec)
+
+    @staticmethod
+    def _check_count(name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(name, value, "an integer")
+        if not catalog.MIN_IMAGES <= value <= catalog.MAX_IMAGES:
+            raise _fail(name, value, f"between {catalog.MIN_IMAGES} and {catalog.MAX_IMAGES}")
+
+    def _validate_references(self, spec: ModelSpec) -> None:
+        refs = len(self.image_urls)
+        for index, url in enumerate(self.image_urls):
+            check_image_url(url, index)
+        if self.action == "edit" and refs != 1:
+            raise _fail("images", f"{refs} images", "action 'edit' takes exactly one image")
+        if self.action == "image2image" and refs < 1:
+            raise _fail("images", "no images", "action 'image2image' needs at least one image")
+        if self.action == "reference":
+            low, high = spec.min_reference_images_for_fusion, spec.max_reference_images_for_fusion
+            if not low <= refs <= high:
+                raise _fail(
+                    "images", f"{refs} images", f"{spec.id} fuses {low} to {high} reference images"
+                )
+        if refs > spec.max_reference_images:
+            raise _fail(
+                "images",
+                f"{refs} images",
+                f"{spec.id} takes at most {spec.max_reference_images} reference images",
+            )
+        limit = spec.max_refs_plus_outputs
+        if limit is not None and refs + self.output_count > limit:
+            raise _fail(
+                "images",
+                f"{refs} images + {self.output_count} outputs",
+                f"on {spec.id} reference images plus output images must be at most {limit}",
+            )
+
+    # -- derived ----------------------------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        return catalog.MODELS[self.model]
+
+    @property
+    def output_count(self) -> int:
+        """Images this request can produce (a group may return fewer)."""
+        return self.max_images if self.action == "group" and self.max_images else self.n
+
+    @property
+    def pixel_size(self) -> tuple[int, int]:
+        return self.spec.pixel_size(self.resolution, self.aspect_ratio)
+
+    def estimate_cost(self) -> float:
+        """Upper-bound cost in USD from the catalog's per-image price."""
+        return round(self.output_count * self.spec.price_per_image_usd, 6)
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body for POST /v1/tasks."""
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "action": self.action,
+            "prompt": self.prompt,
+            "n": self.n,
+            "seed": self.seed,
+            "aspect_ratio": self.aspect_ratio,
+            "resolution": self.resolution,
+            "watermark": self.watermark,
+        }
+        if self.action == "group":
+            payload.pop("n")
+            payload["sequential_image_generation"] = "auto"
+            payload["sequential_image_generation_options"] = {"max_images": self.max_images}
+        if self.image_urls:
+            payload["image_urls"] = list(self.image_urls)
+        if len(self.spec.output_formats) > 1:
+            payload["output_format"] = self.output_format
+        if self.callback_url:
+            payload["callback_url"] = self.callback_url
+        return payload
+
+    def describe_payload(self) -> dict[str, Any]:
+        """The payload with long data: URIs shortened, for display."""
+        payload = self.to_payload()
+        if "image_urls" in payload:
+            payload["image_urls"] = [_short(u) for u in payload["image_urls"]]
+        return payload
+
+    def cache_key(self) -> str:
+        """A stable hash of everything that determines the output."""
+        body = self.to_payload()
+        body.pop("callback_url", None)
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def with_changes(self, **changes: Any) -> GenerationRequest:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> GenerationRequest:
+        """Validate a wire payload (the simulator's entry point)."""
+        if not isinstance(payload, Mapping):
+            raise _fail("body", type(payload).__name__, "a JSON object")
+        known = {f.name for f in fields(cls)}
+        kwargs: dict[str, Any] = {k: v for k, v in payload.items() if k in known}
+        if "prompt" not in kwargs:
+            raise _fail("prompt", None, "the prompt is required")
+        if "model" not in payload:
+            raise _fail("model", None, f"required; choose one of {', '.join(catalog.MODEL_IDS)}")
+        urls = payload.get("image_urls") or ()
+        if not isinstance(urls, (list, tuple)):
+            raise _fail("image_urls", urls, "a list of URLs")
+        kwargs["image_urls"] = tuple(urls)
+        options = payload.get("sequential_image_generation_options") or {}
+        if payload.get("sequential_image_generation") == "auto":
+            kwargs["action"] = "group"
+            kwargs["max_images"] = (
+                options.get("max_images", 4) if isinstance(options, Mapping) else 4
+            )
+        return cls(**kwargs)
