@@ -281,7 +281,12 @@ class Job:
         if self._cancel_requested:
             await self._cancel_async()
         self._waiter = asyncio.ensure_future(
-            aio.wait(task.task_id, timeout=self.timeout, on_progress=self._on_progress)
+            aio.wait(
+                task.task_id,
+                timeout=self.timeout,
+                on_progress=self._on_progress,
+                just_submitted=True,
+            )
         )
         if self._stop is not None:
             self._waiter.cancel()

@@ -10,6 +10,8 @@ task may exist and be billed — and is raised as such, never retried blindly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import email.utils
 import json
 import random
@@ -46,21 +48,34 @@ _MAX_RETRY_AFTER: Final = 60.0
 
 @dataclass(frozen=True)
 class PollPolicy:
-    """Adaptive polling: quick first looks, then progress-based ETA, capped at ``max_interval``.
+    """Adaptive polling: a progress-based ETA, capped at ``max_interval``.
 
     The server's progress gives a completion estimate; the next poll lands just after it,
-    so images arrive a fraction of a second after completion with no more requests than
-    a plain loop at ``max_interval``.
+    so images arrive a fraction of a second after completion with about as many requests
+    as a plain loop at ``max_interval`` (see benchmarks/bench_polling.py).
     """
 
-    first_delay: float = 0.5
+    first_delay: float = 2.0
     min_interval: float = 0.25
     max_interval: float = 2.0
-    growth: float = 1.6
-    eta_margin: float = 0.05
+    growth: float = 2.0
+    eta_margin: float = 0.1
+
+    def scaled(self, factor: float) -> PollPolicy:
+        """The same policy with its fixed intervals multiplied by ``factor``."""
+        return dataclasses.replace(
+            self,
+            first_delay=self.first_delay * factor,
+            min_interval=self.min_interval * factor,
+            max_interval=self.max_interval * factor,
+            eta_margin=self.eta_margin * factor,
+        )
 
     def next_delay(self, previous: float | None, samples: list[tuple[float, int]]) -> float:
-        """Seconds to the next poll, from the last delay and (time, progress) samples."""
+        """Seconds to the next poll, from the last delay and (monotonic time, progress) samples.
+
+        The first sample may be a bound on when processing began, at progress 0.
+        """
         if previous is None:
             return self.first_delay
         eta = self._eta(samples)
@@ -152,6 +167,8 @@ class AsyncClient:
         self._http: httpx.AsyncClient | None = None
         self._base_url = self._settings.base_url
         self._server_says_simulated = False
+        # A simulator running N times faster than real says so; polling keeps pace.
+        self._time_scale = 1.0
 
     # -- settings ----------------------------------------------------------------------
     @property
@@ -229,7 +246,7 @@ class AsyncClient:
                     raise self._ambiguous(exc, idempotent, task_id) from None
             else:
                 if SIMULATOR_HEADER in response.headers:
-                    self._server_says_simulated = True
+                    self._note_simulator(response.headers[SIMULATOR_HEADER])
                 retryable = response.status_code in _RETRY_STATUS
                 # A 429 on submit means "not accepted": retrying cannot double-bill.
                 if not retryable or attempt >= self.max_retries:
@@ -241,6 +258,19 @@ class AsyncClient:
                 continue
             await asyncio.sleep(self._backoff(attempt, None))
             attempt += 1
+
+    def _poll(self) -> PollPolicy:
+        if self._time_scale == 1.0:
+            return self.poll
+        return self.poll.scaled(self._time_scale)
+
+    def _note_simulator(self, header: str) -> None:
+        self._server_says_simulated = True
+        for part in header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == "speed":
+                with contextlib.suppress(ValueError):
+                    self._time_scale = 1.0 / max(1.0, float(value))
 
     def _ambiguous(
         self, exc: httpx.TransportError, idempotent: bool, task_id: str | None
@@ -323,23 +353,37 @@ class AsyncClient:
         task_id: str,
         timeout: float | None = 300.0,
         on_progress: ProgressCallback | None = None,
+        *,
+        just_submitted: bool = False,
     ) -> Task:
         """Poll until the task is terminal; returns the completed Task.
 
-        Raises TaskFailedError, TaskCancelledError, or TaskTimeoutError (the task may
-        still be running: its id is in the error).
+        ``just_submitted`` skips the first look (the submit's answer was it). Raises
+        TaskFailedError, TaskCancelledError, or TaskTimeoutError (the task may still be
+        running: its id is in the error).
         """
         started = time.monotonic()
         deadline = None if timeout is None else started + timeout
+        # Processing began after the task was last seen queued: a bound for the first ETA.
+        last_queued_at = started
         samples: list[tuple[float, int]] = []
         delay: float | None = None
         seen: tuple[TaskStatus, int] | None = None
         last: Task | None = None
+        if just_submitted:
+            delay = self._poll().next_delay(None, samples)
+            await asyncio.sleep(delay)
         while True:
             task = await self.get(task_id)
             last = task
             now = time.monotonic()
-            if task.status is TaskStatus.PROCESSING and 0 < task.progress < 100:
+            if task.status is TaskStatus.QUEUED:
+                last_queued_at = now
+            elif task.status is TaskStatus.PROCESSING and 0 < task.progress < 100:
+                if not samples:
+                    samples.append((last_queued_at, 0))
+                elif len(samples) == 2 and samples[0][1] == 0:
+                    samples.pop(0)  # two real samples now: drop the bound
                 samples.append((now, task.progress))
             if on_progress is not None and seen != (task.status, task.progress):
                 on_progress(task)
@@ -350,7 +394,7 @@ class AsyncClient:
                 raise TaskFailedError(task_id, task.error_code, task.error_message)
             if task.status is TaskStatus.CANCELLED:
                 raise TaskCancelledError(task_id)
-            delay = self.poll.next_delay(delay, samples)
+            delay = self._poll().next_delay(delay, samples)
             if deadline is not None:
                 if now >= deadline:
                     raise TaskTimeoutError(task_id, now - started, str(last.status))
