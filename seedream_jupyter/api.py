@@ -50,8 +50,9 @@ class SimulatorWarning(UserWarning):
 warnings.simplefilter("always", SimulatorWarning)
 
 SIMULATOR_NOTICE = (
-    "SIMULATED: no WAVE_API_KEY is set, so these images come from the embedded simulator "
-    "(synthetic pictures, no cost). Set WAVE_API_KEY to generate real Seedream images."
+    "SIMULATED: these images come from the seedream-jupyter simulator (synthetic pictures, "
+    "no cost), not from Seedream. Set WAVE_API_KEY (and leave SEEDREAM_SIMULATOR unset) to "
+    "generate real images."
 )
 
 # -- shared client and store ----------------------------------------------------------------
@@ -679,13 +680,17 @@ def sweep(prompt_template: str, *, concurrency: int = 4, **axes: Any) -> ResultS
     """The cartesian product over the given axes, as a labelled comparison set.
 
     Axes named like request fields (model, seed, aspect_ratio, ...) set parameters;
-    any other name fills ``{name}`` in the template. Non-list values are fixed.
+    any other name fills ``{name}`` in the template. Non-list values are fixed, and so is
+    ``images`` (one set of reference images for every combination).
 
     >>> s = sweep("a {animal}, {style} style", animal=["fox", "owl"], style=["ink", "oil"], seed=7)
     >>> s.grid(columns=2)
     """
     options = {k: axes.pop(k) for k in ("timeout", "client", "cache") if k in axes}
-    varying = {k: v for k, v in axes.items() if isinstance(v, (list, tuple, range))}
+    # A list of reference images is one value, not an axis: wrap it to sweep over sets.
+    varying = {
+        k: v for k, v in axes.items() if isinstance(v, (list, tuple, range)) and k != "images"
+    }
     fixed = {k: v for k, v in axes.items() if k not in varying}
     requests: list[GenerationRequest] = []
     labels: list[str] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import email.utils
 import json
 import random
@@ -44,6 +45,10 @@ USER_AGENT: Final = f"seedream-jupyter/{__version__} (+httpx/{httpx.__version__}
 SIMULATOR_HEADER: Final = "x-seedream-simulator"
 _RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER: Final = 60.0
+_SUBMIT_MAY_EXIST: Final = (
+    ". The submit reached the server, so the task may exist and be billed; it was not "
+    "retried: look for it with sj.history() or sj.resume() before submitting again"
+)
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, min(_MAX_RETRY_AFTER, float(value)))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
             return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=datetime.timezone.utc)
         return max(0.0, min(_MAX_RETRY_AFTER, parsed.timestamp() - time.time()))
 
 
@@ -127,7 +135,9 @@ def _error_detail(response: httpx.Response) -> tuple[str, str | None]:
     return response.reason_phrase, None
 
 
-def raise_for_response(response: httpx.Response, *, task_id: str | None = None) -> None:
+def raise_for_response(
+    response: httpx.Response, *, task_id: str | None = None, note: str = ""
+) -> None:
     if response.is_success:
         return
     message, code = _error_detail(response)
@@ -138,12 +148,21 @@ def raise_for_response(response: httpx.Response, *, task_id: str | None = None) 
         429: " — too many requests; slow down or lower concurrency",
     }
     raise cls(
-        message + hints.get(response.status_code, ""),
+        message + hints.get(response.status_code, "") + note,
         status_code=response.status_code,
         code=code,
         task_id=task_id,
         retry_after=_retry_after(response),
     )
+
+
+def _parse_task(data: Any, task_id: str) -> Task:
+    try:
+        return Task.from_json(data, task_id=task_id)
+    except ValueError as exc:
+        raise APIError(
+            f"the server's answer for task {task_id} is not a task ({exc})", task_id=task_id
+        ) from None
 
 
 class AsyncClient:
@@ -298,7 +317,10 @@ class AsyncClient:
             response = await self._send(
                 method, path, json_body=body, idempotent=idempotent, task_id=task_id
             )
-            raise_for_response(response, task_id=task_id)
+            ambiguous = not idempotent and response.status_code >= 500
+            raise_for_response(
+                response, task_id=task_id, note=_SUBMIT_MAY_EXIST if ambiguous else ""
+            )
             try:
                 return response.json()
             except (ValueError, json.JSONDecodeError):
@@ -339,14 +361,14 @@ class AsyncClient:
     async def get(self, task_id: str) -> Task:
         """The task's current state (GET /v1/tasks/{id})."""
         data = await self._json("GET", f"/v1/tasks/{task_id}", idempotent=True, task_id=task_id)
-        return Task.from_json(data, task_id=task_id)
+        return _parse_task(data, task_id)
 
     async def cancel(self, task_id: str) -> Task:
         """Cancel a queued task (refunded). A processing task cannot be cancelled."""
         data = await self._json(
             "POST", f"/v1/tasks/{task_id}/cancel", idempotent=True, task_id=task_id
         )
-        return Task.from_json(data, task_id=task_id)
+        return _parse_task(data, task_id)
 
     async def wait(
         self,

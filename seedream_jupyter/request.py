@@ -131,7 +131,8 @@ class GenerationRequest:
         if self.action == "generate" and self.max_images is not None:
             set_(self, "action", "group")
         if self.action == "group" and self.max_images is None:
-            set_(self, "max_images", self.n if self.n > 1 else 4)
+            n_is_int = isinstance(self.n, int) and not isinstance(self.n, bool)
+            set_(self, "max_images", self.n if n_is_int and self.n > 1 else 4)
         self._validate(spec)
 
     # -- validation -------------------------------------------------------------------

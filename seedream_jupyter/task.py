@@ -142,7 +142,7 @@ class Task:
             message = error
         try:
             progress = int(float(body.get("progress") or 0))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             progress = 0
         if status is TaskStatus.COMPLETED:
             progress = 100
