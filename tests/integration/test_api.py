@@ -192,7 +192,8 @@ def test_no_key_uses_the_embedded_simulator_and_says_so() -> None:
         "import warnings, seedream_jupyter as sj\n"
         "with warnings.catch_warnings(record=True) as w:\n"
         "    warnings.simplefilter('always')\n"
-        "    r = sj.generate('a lighthouse at dusk', aspect_ratio='16:9', resolution='2K', seed=3)\n"
+        "    r = sj.generate('a lighthouse at dusk', aspect_ratio='16:9', resolution='2K',\n"
+        "                    seed=3)\n"
         "print(r.images[0].size, r.simulated, any('SIMULATED' in str(x.message) for x in w))\n"
     )
     env = {k: v for k, v in __import__("os").environ.items() if k != "WAVE_API_KEY"}
