@@ -1,0 +1,178 @@
+"""Starting and stopping simulators: ``start`` (one per call) and ``shared`` (one per process)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import warnings
+from types import TracebackType
+from typing import Final
+
+from .engine import SimConfig, Simulator, TaskState
+from .faults import FaultPlan
+from .server import SimulatorHTTPServer
+from .stats import RecordedRequest, Stats
+
+SPEED_ENV: Final = "SEEDREAM_SIM_SPEED"
+SHARED_SPEED: Final = 1.0  # a 2K image in about 3.7 s: feels real, is not slow
+
+
+class SimulatorHandle:
+    """A running simulator: ``.url``, ``.stop()``, counters in ``.stats``; a context manager."""
+
+    def __init__(self, sim: Simulator, server: SimulatorHTTPServer) -> None:
+        self._sim = sim
+        self._server = server
+        host, port = server.server_address[:2]
+        self.host = str(host)
+        self.port = int(port)
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        shown = f"[{shown}]" if ":" in shown else shown
+        self.url = f"http://{shown}:{self.port}"
+        sim.base_url = self.url
+        self._stop_lock = threading.Lock()
+        self._stopped = False
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"seedream-simulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+
+    # -- what tests read ---------------------------------------------------------------
+    @property
+    def config(self) -> SimConfig:
+        return self._sim.config
+
+    @property
+    def speed(self) -> float:
+        return self._sim.config.speed
+
+    @property
+    def stats(self) -> Stats:
+        """Counters (``submits``, ``submit_requests``, ``polls``, ``cancels``, ...)."""
+        return self._sim.stats
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, oldest first (bounded by ``record_limit``)."""
+        return self._sim.stats.requests
+
+    def task(self, task_id: str) -> TaskState | None:
+        """The server-side state of one task, or None if it does not exist."""
+        return self._sim.state(task_id)
+
+    def task_ids(self) -> list[str]:
+        return self._sim.task_ids()
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The current fault plan (``.describe()`` prints it)."""
+        return self._sim.faults
+
+    def set_faults(self, spec: str | None, seed: int | None = None) -> None:
+        """Replace the fault plan (e.g. submit cleanly, then fault the polls)."""
+        self._sim.set_faults(spec, seed)
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop serving and close every connection. Idempotent."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._sim.stop()
+        self._server.shutdown()
+        self._server.close_connections()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> SimulatorHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"<SimulatorHandle {self.url} {state} speed={self.speed:g}>"
+
+
+def start(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    speed: float = 1.0,
+    faults: str | None = None,
+    fault_seed: int = 0,
+    api_key: str | None = None,
+    url_ttl: float = 86400.0,
+    queue_seconds: float | None = None,
+    sync_timeout: float | None = None,
+    verbose: bool = False,
+) -> SimulatorHandle:
+    """Start a simulator on a background thread; it is listening when this returns.
+
+    ``speed`` divides every duration; ``faults`` is a fault spec (see the package docstring),
+    drawn deterministically from ``fault_seed``; with ``api_key`` every API request needs
+    ``Authorization: Bearer <key>``; result URLs expire ``url_ttl`` seconds after completion;
+    ``queue_seconds`` keeps every task queued that long (absolute seconds, not scaled), so a
+    test can cancel it; ``sync_timeout`` is the default wait of ``POST /v1/tasks/sync``
+    (default 30 s / speed; the ``?timeout=`` query parameter overrides it per request).
+    """
+    config = SimConfig(
+        speed=speed,
+        faults=faults,
+        fault_seed=fault_seed,
+        api_key=api_key,
+        url_ttl=url_ttl,
+        queue_seconds=queue_seconds,
+        sync_timeout=sync_timeout,
+        verbose=verbose,
+    )
+    sim = Simulator(config)
+    try:
+        server = SimulatorHTTPServer((host, port), sim)
+    except BaseException:
+        sim.stop()
+        raise
+    return SimulatorHandle(sim, server)
+
+
+_shared: SimulatorHandle | None = None
+_shared_lock = threading.Lock()
+
+
+def _shared_speed() -> float:
+    raw = os.environ.get(SPEED_ENV, "").strip()
+    if not raw:
+        return SHARED_SPEED
+    try:
+        speed = float(raw)
+        if speed > 0:
+            return speed
+    except ValueError:
+        pass
+    warnings.warn(f"ignoring {SPEED_ENV}={raw!r}: not a positive number", stacklevel=3)
+    return SHARED_SPEED
+
+
+def shared() -> SimulatorHandle:
+    """The process-wide embedded simulator, started on first use and stopped at exit."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = start(speed=_shared_speed())
+            atexit.register(_shared.stop)
+        return _shared
