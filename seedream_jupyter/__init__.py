@@ -43,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "resume": "history",
     "spend": "history",
     "export": "history",
+    "prune": "history",
+    "list_history": "history",
     # building blocks
     "Client": "client",
     "AsyncClient": "client",

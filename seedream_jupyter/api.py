@@ -311,7 +311,7 @@ class Job:
         if not paths:
             return None
         self.task_id, self.from_cache = record.task_id, True
-        self.task = Task(record.task_id, TaskStatus.COMPLETED, 100, model=record.model)
+        self.task = record.to_task()
         self.message = (
             f"from cache: identical request with seed {self.request.seed} (task {record.task_id})"
         )

@@ -215,8 +215,6 @@ class AsyncClient:
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
             headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-            if self._settings.api_key:
-                headers["Authorization"] = f"Bearer {self._settings.api_key}"
             self._http = httpx.AsyncClient(
                 base_url=self.base_url,
                 headers=headers,
@@ -226,6 +224,15 @@ class AsyncClient:
                 follow_redirects=True,
             )
         return self._http
+
+    def _auth_for(self, url: str) -> dict[str, str]:
+        """The bearer key, only for the API's own host: never for image hosts (CDNs)."""
+        if not self._settings.api_key:
+            return {}
+        target = httpx.URL(url)
+        if target.is_absolute_url and target.host != httpx.URL(self.base_url).host:
+            return {}
+        return {"Authorization": f"Bearer {self._settings.api_key}"}
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -251,7 +258,9 @@ class AsyncClient:
         attempt = 0
         while True:
             try:
-                response = await self._client().request(method, url, json=json_body)
+                response = await self._client().request(
+                    method, url, json=json_body, headers=self._auth_for(url)
+                )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Never reached the server: safe to retry even for a submit.
                 if attempt >= self.max_retries:
