@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import io
 import itertools
 import json
 import threading
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from seedream_jupyter import _loop, catalog, config
 from seedream_jupyter._version import __version__
@@ -970,3 +972,26 @@ def test_budget_setting(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_home_dir_from_env(isolated_env: Any) -> None:
     assert config.home_dir() == isolated_env
+
+
+def test_the_key_goes_only_to_the_api_host_never_to_image_hosts() -> None:
+    jpeg = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(jpeg, format="JPEG")
+    seen: dict[str, str | None] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[request.url.host] = request.headers.get("authorization")
+        if request.url.host == "cdn.example":
+            return httpx.Response(200, content=jpeg.getvalue())
+        return httpx.Response(200, json={"task_id": "t_1", "status": "queued"})
+
+    client = Client(
+        api_key="sk-only-for-the-api",
+        base_url="http://api.example",
+        transport=httpx.MockTransport(handler),
+    )
+    client.get("t_1")
+    client.download("http://cdn.example/0.jpeg")
+    client.download("http://api.example/files/0.jpeg")
+    assert seen["api.example"] == "Bearer sk-only-for-the-api"
+    assert seen["cdn.example"] is None
