@@ -981,7 +981,7 @@ def test_the_key_goes_only_to_the_api_host_never_to_image_hosts() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen[request.url.host] = request.headers.get("authorization")
-        if request.url.host == "cdn.example":
+        if request.url.path.endswith(".jpeg"):
             return httpx.Response(200, content=jpeg.getvalue())
         return httpx.Response(200, json={"task_id": "t_1", "status": "queued"})
 
