@@ -71,6 +71,13 @@ def default_client() -> Client:
         return _clients[key]
 
 
+def reset_default_clients(*, simulated_only: bool = True) -> None:
+    """Forget shared clients (e.g. after the embedded simulator stopped); new ones start fresh."""
+    with _client_lock:
+        for key in [k for k, c in _clients.items() if c.simulated or not simulated_only]:
+            del _clients[key]
+
+
 _store_warned = False
 
 
@@ -217,7 +224,9 @@ class Job:
 
     def _on_progress(self, task: Task) -> None:
         status_changed = self.task is None or self.task.status is not task.status
-        self.task, self.state, self.progress = task, str(task.status), task.progress
+        # "completed" waits for the images to be on disk; until then we are downloading.
+        state = "downloading" if task.status is TaskStatus.COMPLETED else str(task.status)
+        self.task, self.state, self.progress = task, state, task.progress
         if status_changed and self._store is not None:
             store = self._store
             _guard("recording status", lambda: store.record_state(task))
@@ -234,7 +243,8 @@ class Job:
             raise error from None
         except BaseException as exc:
             state = _STATE_OF_ERROR.get(type(exc), "error")
-            self._end(state, error=exc, message=str(exc))
+            stopped = self._stop[1] if self._stop is not None else None
+            self._end(state, error=exc, message=stopped or str(exc))
             raise
         self._end("completed", result=result)
         return result

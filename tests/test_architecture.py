@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "store": 4,
     "results": 5,
     "api": 6,
-    "history": 6,
+    "archive": 6,
     "display": 7,
     "magic": 8,
     "panel": 8,

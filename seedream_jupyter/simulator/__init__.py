@@ -78,7 +78,7 @@ from __future__ import annotations
 
 from .engine import SimConfig, TaskState
 from .faults import FAULTS, FaultPlan, parse_spec
-from .handle import SimulatorHandle, shared, start
+from .handle import SimulatorHandle, running_shared, shared, start, stop_shared
 from .stats import RecordedRequest, Stats
 
 __all__ = [
@@ -90,6 +90,8 @@ __all__ = [
     "Stats",
     "TaskState",
     "parse_spec",
+    "running_shared",
     "shared",
     "start",
+    "stop_shared",
 ]

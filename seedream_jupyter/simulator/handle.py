@@ -168,6 +168,21 @@ def _shared_speed() -> float:
     return SHARED_SPEED
 
 
+def running_shared() -> SimulatorHandle | None:
+    """The embedded simulator if it is running; never starts one."""
+    with _shared_lock:
+        return _shared if _shared is not None and _shared.running else None
+
+
+def stop_shared() -> SimulatorHandle | None:
+    """Stop the embedded simulator (its tasks are lost); returns it, or None if not running."""
+    with _shared_lock:
+        handle = _shared if _shared is not None and _shared.running else None
+    if handle is not None:
+        handle.stop()
+    return handle
+
+
 def shared() -> SimulatorHandle:
     """The process-wide embedded simulator, started on first use and stopped at exit."""
     global _shared

@@ -9,8 +9,8 @@
     sj.export("out/", limit=20)    # image files + manifest.jsonl
     sj.history.prune(older_than_days=30)   # free disk space
 
-``sj.history`` works both as a function and as this module: ``sj.history(5)`` and
-``sj.history.prune(...)`` are both fine whichever way it was imported.
+``sj.history`` is a callable object: ``sj.history(5)`` lists, and ``sj.history.load``,
+``.resume``, ``.spend``, ``.export`` and ``.prune`` are the functions of this module.
 """
 
 from __future__ import annotations
@@ -24,9 +24,7 @@ import json
 import os
 import shutil
 import socket
-import sys
 import time
-import types
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -637,11 +635,6 @@ class _History:
     ) -> HistoryList:
         return list_history(limit, status, store=store)
 
-    def __getattr__(self, name: str) -> Any:
-        # ``from seedream_jupyter import history`` may hand out this object instead of the
-        # module (the package re-exports the name): everything in the module works here too.
-        return getattr(sys.modules[__name__], name)
-
     def __dir__(self) -> list[str]:
         return sorted(set(__all__) | {"load", "resume", "spend", "export", "prune"})
 
@@ -653,15 +646,3 @@ class _History:
 
 
 history = _History()
-
-
-class _HistoryModule(types.ModuleType):
-    """This module, callable: ``sj.history(5)`` works even when ``sj.history`` is the module."""
-
-    def __call__(
-        self, limit: int | None = None, status: str | None = None, *, store: Store | None = None
-    ) -> HistoryList:
-        return list_history(limit, status, store=store)
-
-
-sys.modules[__name__].__class__ = _HistoryModule

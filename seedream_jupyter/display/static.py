@@ -1,0 +1,370 @@
+"""What a job looks like without a widget front-end.
+
+* ``snapshot(job)``: the plain facts every renderer shows (status, progress, error and
+  what to do about it), shared by the widget and the text renderers.
+* ``summary_text(job)``: the ``text/plain`` part of a TaskView's mime bundle.
+* ``contact_sheet_jpeg(thumbs)``: the ``image/jpeg`` part — small thumbnails side by side,
+  so a saved notebook shows its images in GitHub, nbviewer, VS Code and untrusted Lab at
+  tens of KB per image.
+* ``TextProgress``: a one-line, carriage-return progress display for terminal IPython.
+
+Jobs are duck-typed (the attributes of ``api.Job``), so this module imports no HTTP code.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
+
+from .. import errors
+
+if TYPE_CHECKING:
+    from ..request import GenerationRequest
+
+SIMULATED_MARK: Final = "SIMULATED"
+ACTIVE_STATES: Final = frozenset({"submitting", "queued", "processing", "downloading"})
+TERMINAL_STATES: Final = frozenset(
+    {"completed", "failed", "cancelled", "detached", "timeout", "error"}
+)
+STATUS_LABELS: Final = {
+    "submitting": "submitting",
+    "queued": "queued",
+    "processing": "processing",
+    "downloading": "downloading images",
+    "completed": "completed",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "detached": "detached",
+    "timeout": "timed out",
+    "error": "error",
+}
+STATIC_THUMB_SIDE: Final = 384
+STATIC_QUALITY: Final = 75
+PROMPT_PREVIEW: Final = 200
+
+
+class JobLike(Protocol):
+    """The parts of ``api.Job`` the display layer reads (read-only)."""
+
+    @property
+    def request(self) -> GenerationRequest: ...
+    @property
+    def task_id(self) -> str | None: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def progress(self) -> int: ...
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def finished_at(self) -> float | None: ...
+    @property
+    def from_cache(self) -> bool: ...
+    @property
+    def result(self) -> Any: ...
+    @property
+    def error(self) -> BaseException | None: ...
+    @property
+    def message(self) -> str | None: ...
+    @property
+    def simulated(self) -> bool: ...
+
+    def subscribe(self, fn: Any) -> None: ...
+
+    def cancel(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class FrozenJob:
+    """A finished job's facts without its images: what a view keeps once it is done, so a
+    widget (ipywidgets keeps every widget alive) does not pin the job's image bytes."""
+
+    request: GenerationRequest
+    task_id: str | None
+    state: str
+    progress: int
+    started_at: float
+    finished_at: float | None
+    from_cache: bool
+    error: BaseException | None
+    message: str | None
+    simulated: bool
+    image_count: int
+    result: None = None
+
+    @classmethod
+    def of(cls, job: JobLike) -> FrozenJob:
+        return cls(
+            request=job.request,
+            task_id=job.task_id,
+            state=str(job.state),
+            progress=int(job.progress or 0),
+            started_at=job.started_at,
+            finished_at=job.finished_at,
+            from_cache=bool(job.from_cache),
+            error=job.error,
+            message=job.message,
+            simulated=bool(job.simulated),
+            image_count=image_count(job),
+        )
+
+    def subscribe(self, fn: Any) -> None:
+        fn(self)
+
+    def cancel(self) -> str:
+        return self.message or f"task {self.task_id} is already {self.state}"
+
+
+def image_count(job: JobLike) -> int:
+    result = job.result
+    if result is not None:
+        return len(result)
+    return int(getattr(job, "image_count", 0))
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent reading of a job's state."""
+
+    state: str
+    progress: int
+    task_id: str
+    message: str
+    error: str
+    hint: str
+    done: bool
+    finished_at: float | None
+    from_cache: bool
+    simulated: bool
+
+
+def hint_for(error: BaseException | None, task_id: str | None = None) -> str:
+    """One sentence saying what to do about an error (empty when the message says it)."""
+    if error is None:
+        return ""
+    if isinstance(error, errors.AuthenticationError):
+        return "Check WAVE_API_KEY (or unset it to use the simulator), then run the cell again."
+    if isinstance(error, errors.InsufficientBalanceError):
+        return "Top up the account balance, then run the cell again."
+    if isinstance(error, errors.RateLimitError):
+        return "Too many requests: wait a moment, or run fewer at once."
+    if isinstance(error, errors.BudgetExceededError):
+        return "Raise %config SeedreamMagic.budget_usd (or SEEDREAM_BUDGET_USD) to continue."
+    if isinstance(error, errors.TaskFailedError):
+        return "The server refused this task: rephrase the prompt or change parameters, then retry."
+    if isinstance(error, errors.ServerError):
+        return "The server failed: try again in a minute."
+    if isinstance(error, errors.ValidationError):
+        return "Fix the parameter named above; nothing was sent."
+    if isinstance(error, errors.ImageDownloadError):
+        ref = f"sj.load({task_id!r})" if task_id else "sj.history()"
+        return f"The task completed but an image could not be fetched: try {ref}."
+    if isinstance(
+        error, (errors.TaskTimeoutError, errors.TaskDetachedError, errors.ConnectionFailedError)
+    ):
+        return ""  # their messages already say how to get the result later
+    if not isinstance(error, errors.SeedreamError):
+        return "An unexpected error: the details are in the log (logger 'seedream_jupyter')."
+    return ""
+
+
+def error_text(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    if isinstance(error, errors.SeedreamError):
+        return str(error)
+    return errors.redact(f"{type(error).__name__}: {error}")
+
+
+def snapshot(job: JobLike) -> Snapshot:
+    state = str(job.state)
+    # A job is over only when it says so (finished_at); the server's "completed" comes
+    # first, while the images are still being downloaded.
+    running = job.finished_at is None
+    if running and state == "completed":
+        state = "downloading"
+    err = job.error
+    # A stop the user asked for is not an error: its message says what happened.
+    shown_error = "" if state in ("cancelled", "detached") else error_text(err)
+    message = job.message or ""
+    if message and message == shown_error:
+        message = ""
+    return Snapshot(
+        state=state,
+        progress=max(0, min(100, int(job.progress or 0))),
+        task_id=job.task_id or "",
+        message=errors.redact(message),
+        error=shown_error,
+        hint="" if not shown_error else hint_for(err, job.task_id),
+        done=state in TERMINAL_STATES and not running,
+        finished_at=job.finished_at,
+        from_cache=bool(job.from_cache),
+        simulated=bool(job.simulated),
+    )
+
+
+def format_elapsed(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} m {secs:02d} s"
+
+
+def count_label(request: GenerationRequest) -> str:
+    if request.action == "group":
+        return f"group ×{request.output_count}"
+    return f"{request.action} ×{request.n}" if request.n > 1 else request.action
+
+
+def header_text(request: GenerationRequest) -> str:
+    """``doubao-seedream-4.5 · group ×4 · 16:9 · 2K · ≈ $0.12``"""
+    return (
+        f"{request.model} · {count_label(request)} · {request.aspect_ratio} · "
+        f"{request.resolution} · ≈ ${request.estimate_cost():.2f}"
+    )
+
+
+def status_line(snap: Snapshot) -> str:
+    label = STATUS_LABELS.get(snap.state, snap.state)
+    if snap.state == "processing":
+        label = f"{label} {snap.progress}%"
+    if snap.from_cache:
+        label += " (from cache)"
+    return label
+
+
+def summary_text(job: JobLike) -> str:
+    """The ``text/plain`` fallback: model, status, task id, SIMULATED marker, cost."""
+    snap = snapshot(job)
+    request = job.request
+    mark = f"[{SIMULATED_MARK}] " if snap.simulated else ""
+    end = snap.finished_at if snap.finished_at is not None else time.time()
+    parts = [status_line(snap), format_elapsed(end - job.started_at)]
+    if snap.task_id:
+        parts.append(f"task {snap.task_id}")
+    count = image_count(job)
+    if count:
+        parts.append(f"{count} image{'s' if count != 1 else ''}")
+    lines = [f"{mark}{header_text(request)}", " · ".join(parts)]
+    prompt = request.prompt.strip().replace("\n", " ")
+    if len(prompt) > PROMPT_PREVIEW:
+        prompt = prompt[: PROMPT_PREVIEW - 1] + "…"
+    lines.append(f"prompt: {prompt}")
+    if snap.error:
+        lines.append(f"error: {snap.error}")
+    if snap.hint:
+        lines.append(snap.hint)
+    if snap.message:
+        lines.append(snap.message)
+    if snap.simulated:
+        lines.append(f"{SIMULATED_MARK}: synthetic images from the simulator, not Seedream.")
+    return "\n".join(lines)
+
+
+def contact_sheet_jpeg(
+    thumbs: Sequence[bytes],
+    *,
+    labels: Sequence[str] | None = None,
+    thumb_side: int = STATIC_THUMB_SIDE,
+    quality: int = STATIC_QUALITY,
+) -> bytes:
+    """JPEG thumbnails (bytes) as one small JPEG contact sheet."""
+    from PIL import Image
+
+    from .. import images
+
+    pictures = [Image.open(io.BytesIO(data)) for data in thumbs]
+    columns = min(len(pictures), 4) or 1
+    sheet = images.contact_sheet(pictures, thumb_side=thumb_side, columns=columns, labels=labels)
+    return images.to_jpeg_bytes(sheet, quality=quality)
+
+
+def sheet_labels(count: int, simulated: bool) -> list[str] | None:
+    if not simulated:
+        return None
+    return [f"#{i + 1}  {SIMULATED_MARK}" for i in range(count)]
+
+
+# -- terminal --------------------------------------------------------------------------------
+
+_BAR_WIDTH: Final = 24
+
+
+def progress_bar(snap: Snapshot) -> str:
+    if snap.state == "completed":
+        filled = _BAR_WIDTH
+    elif snap.state == "processing":
+        filled = round(_BAR_WIDTH * snap.progress / 100)
+    else:
+        filled = 0
+    return "█" * filled + "░" * (_BAR_WIDTH - filled)
+
+
+class TextProgress:
+    """A carriage-return progress line for a job, then a summary (terminal IPython).
+
+    Updates come from the job's thread; they are throttled to ``min_interval`` seconds
+    except on state changes.
+    """
+
+    def __init__(
+        self, job: JobLike, *, stream: TextIO | None = None, min_interval: float = 0.1
+    ) -> None:
+        self.job = job
+        self.stream = stream if stream is not None else sys.stdout
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._last_state: str | None = None
+        self._last_time = 0.0
+        self._width = 0
+        self._finished = False
+        job.subscribe(self._update)
+
+    def _line(self, snap: Snapshot) -> str:
+        mark = f"[{SIMULATED_MARK}] " if snap.simulated else ""
+        end = snap.finished_at if snap.finished_at is not None else time.time()
+        parts = [
+            f"{mark}{self.job.request.model}",
+            progress_bar(snap),
+            status_line(snap),
+            format_elapsed(end - self.job.started_at),
+        ]
+        if snap.task_id:
+            parts.append(snap.task_id)
+        return " · ".join(parts)
+
+    def _update(self, job: JobLike) -> None:
+        snap = snapshot(job)
+        now = time.monotonic()
+        with self._lock:
+            if self._finished:
+                return
+            changed = snap.state != self._last_state
+            if not changed and not snap.done and now - self._last_time < self.min_interval:
+                return
+            self._last_state, self._last_time = snap.state, now
+            line = self._line(snap)
+            pad = max(0, self._width - len(line))
+            self._width = len(line)
+            self.stream.write("\r" + line + " " * pad)
+            if snap.done:
+                self._finished = True
+                self.stream.write("\n")
+                if snap.error:
+                    self.stream.write(f"error: {snap.error}\n")
+                    if snap.hint:
+                        self.stream.write(snap.hint + "\n")
+                elif snap.message and snap.state not in ("cancelled", "detached"):
+                    # a stop is reported once, by whoever stopped the job (the magic's
+                    # "Interrupted: ..." line)
+                    self.stream.write(snap.message + "\n")
+            self.stream.flush()
+
+    def summary(self) -> str:
+        return summary_text(self.job)

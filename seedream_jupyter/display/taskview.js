@@ -1,0 +1,286 @@
+// TaskView front-end (anywidget ESM). All user text goes through textContent.
+
+const STATUS = {
+  submitting: "submitting…",
+  queued: "queued",
+  processing: "processing",
+  downloading: "downloading images…",
+  completed: "completed",
+  failed: "failed",
+  cancelled: "cancelled",
+  detached: "detached",
+  timeout: "timed out",
+  error: "error",
+};
+
+function h(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function formatElapsed(seconds) {
+  const s = Math.max(0, seconds);
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  return `${m} m ${String(Math.floor(s % 60)).padStart(2, "0")} s`;
+}
+
+function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    return navigator.clipboard.writeText(text);
+  }
+  const area = h("textarea");
+  area.value = text;
+  area.style.position = "fixed";
+  area.style.opacity = "0";
+  document.body.appendChild(area);
+  area.select();
+  try {
+    document.execCommand("copy");
+  } finally {
+    area.remove();
+  }
+  return Promise.resolve();
+}
+
+function render({ model, el }) {
+  const root = h("div", "sj-task");
+  root.setAttribute("role", "group");
+  root.setAttribute("aria-label", "Seedream task");
+
+  // header: model · action · ratio · resolution · cost            [from cache] [SIMULATED]
+  const head = h("div", "sj-head");
+  const title = h("span", "sj-title");
+  const badges = h("span", "sj-badges");
+  const cacheBadge = h("span", "sj-badge sj-badge-cache", "from cache");
+  const simBadge = h("span", "sj-badge sj-badge-sim", "SIMULATED");
+  simBadge.title = "Synthetic image from the simulator — not a Seedream image. Set WAVE_API_KEY for real images.";
+  badges.append(cacheBadge, simBadge);
+  head.append(title, badges);
+
+  // progress row: bar · status · elapsed · task id [copy]
+  const row = h("div", "sj-row");
+  const bar = h("div", "sj-bar");
+  bar.setAttribute("role", "progressbar");
+  bar.setAttribute("aria-valuemin", "0");
+  bar.setAttribute("aria-valuemax", "100");
+  const fill = h("div", "sj-fill");
+  bar.append(fill);
+  const statusText = h("span", "sj-status");
+  const elapsedText = h("span", "sj-elapsed");
+  const idBox = h("span", "sj-id");
+  const idText = h("code", "sj-id-text");
+  const copyBtn = h("button", "sj-btn sj-copy", "copy");
+  copyBtn.type = "button";
+  copyBtn.title = "copy the task id";
+  idBox.append(idText, copyBtn);
+  row.append(bar, statusText, elapsedText, idBox);
+
+  const promptBox = h("div", "sj-prompt");
+  promptBox.title = "click to show the whole prompt";
+  const note = h("div", "sj-note");
+  const errorBox = h("div", "sj-error");
+  const errorText = h("div", "sj-error-text");
+  const hintText = h("div", "sj-hint");
+  errorBox.append(errorText, hintText);
+
+  const gallery = h("div", "sj-gallery");
+  const viewer = h("div", "sj-viewer");
+  const large = h("img", "sj-large");
+  large.alt = "";
+  const viewerBar = h("div", "sj-viewer-bar");
+  const caption = h("span", "sj-caption");
+  const saveLink = h("a", "sj-save", "⤓ save");
+  const closeBtn = h("button", "sj-btn sj-close", "✕");
+  closeBtn.type = "button";
+  closeBtn.title = "close (Esc)";
+  viewerBar.append(caption, saveLink, closeBtn);
+  viewer.append(large, viewerBar);
+  viewer.tabIndex = -1;
+
+  const foot = h("div", "sj-foot");
+  const footHint = h("span", "sj-foot-hint");
+  const cancelBtn = h("button", "sj-btn sj-cancel", "Cancel");
+  cancelBtn.type = "button";
+  foot.append(footHint, cancelBtn);
+
+  root.append(head, row, promptBox, note, errorBox, gallery, viewer, foot);
+  el.append(root);
+
+  let urls = [];
+  let selected = -1;
+  let skew = 0; // browser clock minus kernel clock, in seconds
+
+  const kernelNow = () => Date.now() / 1000 - skew;
+
+  function tick() {
+    const started = model.get("started_at");
+    if (!started) {
+      elapsedText.textContent = "";
+      return;
+    }
+    const finished = model.get("finished_at");
+    const end = finished > 0 ? finished : kernelNow();
+    elapsedText.textContent = formatElapsed(end - started);
+  }
+
+  function renderHeader() {
+    const parts = [
+      model.get("model_name"),
+      model.get("count_label"),
+      model.get("aspect_ratio"),
+      model.get("resolution"),
+      `≈ $${Number(model.get("estimated_cost")).toFixed(2)}`,
+    ];
+    title.textContent = parts.filter(Boolean).join(" · ");
+    title.title = model.get("pixel_size") ? `${model.get("pixel_size")} px per image` : "";
+    simBadge.hidden = !model.get("simulated");
+    cacheBadge.hidden = !model.get("from_cache");
+    root.classList.toggle("sj-simulated", !!model.get("simulated"));
+    const prompt = model.get("prompt") || "";
+    promptBox.textContent = prompt ? `“${prompt}”` : "";
+    promptBox.hidden = !prompt;
+  }
+
+  function renderStatus() {
+    const status = model.get("status");
+    const progress = Math.max(0, Math.min(100, model.get("progress") || 0));
+    const done = !!model.get("done");
+    root.dataset.status = status;
+    let label = STATUS[status] || status;
+    if (status === "processing") label = `${label} ${progress}%`;
+    if (model.get("cancelling") && !done) label = "cancelling…";
+    statusText.textContent = label;
+    const width = status === "completed" || status === "downloading" ? 100 : progress;
+    fill.style.width = `${width}%`;
+    bar.classList.toggle("sj-indeterminate", status === "submitting" || status === "queued");
+    bar.setAttribute("aria-valuenow", String(width));
+    const id = model.get("task_id");
+    idText.textContent = id;
+    idBox.hidden = !id;
+    const message = model.get("message") || "";
+    note.textContent = message;
+    note.hidden = !message;
+    const error = model.get("error") || "";
+    errorText.textContent = error;
+    hintText.textContent = model.get("hint") || "";
+    errorBox.hidden = !error;
+    const blocking = !!model.get("blocking");
+    cancelBtn.hidden = done || blocking;
+    cancelBtn.disabled = !!model.get("cancelling");
+    footHint.textContent = !done && blocking ? "interrupt the kernel (■) to cancel" : "";
+    foot.hidden = cancelBtn.hidden && !footHint.textContent;
+    tick();
+  }
+
+  function placeholders() {
+    const count = Number((model.get("count_label").match(/×(\d+)/) || [])[1] || 1);
+    for (let i = 0; i < Math.min(count, 15); i += 1) {
+      gallery.append(h("div", "sj-thumb sj-placeholder"));
+    }
+  }
+
+  function showLarge(index) {
+    if (index < 0 || index >= urls.length) {
+      selected = -1;
+      viewer.classList.remove("sj-open");
+      large.removeAttribute("src");
+      return;
+    }
+    selected = index;
+    large.src = urls[index];
+    const sizes = model.get("image_sizes") || [];
+    const size = sizes[index] ? ` · full size ${sizes[index][0]}×${sizes[index][1]}` : "";
+    caption.textContent = `image ${index + 1} of ${urls.length}${size} (preview)`;
+    saveLink.href = urls[index];
+    saveLink.download = `${model.get("task_id") || "seedream"}-${index + 1}-preview.jpg`;
+    viewer.classList.add("sj-open");
+    viewer.focus({ preventScroll: true });
+  }
+
+  function renderGallery() {
+    for (const url of urls) URL.revokeObjectURL(url);
+    urls = [];
+    gallery.replaceChildren();
+    const thumbs = model.get("thumbnails") || [];
+    const status = model.get("status");
+    if (!thumbs.length) {
+      if (["submitting", "queued", "processing", "downloading"].includes(status)) placeholders();
+      gallery.hidden = !gallery.childElementCount;
+      showLarge(-1);
+      return;
+    }
+    thumbs.forEach((data, index) => {
+      const blob = new Blob([data], { type: "image/jpeg" });
+      const url = URL.createObjectURL(blob);
+      urls.push(url);
+      const button = h("button", "sj-thumb");
+      button.type = "button";
+      button.title = `image ${index + 1}: click for a larger view`;
+      const img = h("img");
+      img.src = url;
+      img.alt = `generated image ${index + 1}`;
+      img.loading = "lazy";
+      button.append(img);
+      button.addEventListener("click", () => showLarge(selected === index ? -1 : index));
+      gallery.append(button);
+    });
+    gallery.hidden = false;
+    showLarge(selected < urls.length ? selected : -1);
+  }
+
+  copyBtn.addEventListener("click", () => {
+    copyText(model.get("task_id") || "").then(
+      () => {
+        copyBtn.textContent = "copied";
+        setTimeout(() => (copyBtn.textContent = "copy"), 1200);
+      },
+      () => (copyBtn.textContent = "select the id to copy"),
+    );
+  });
+  cancelBtn.addEventListener("click", () => {
+    cancelBtn.disabled = true;
+    statusText.textContent = "cancelling…";
+    model.send({ type: "cancel" });
+  });
+  promptBox.addEventListener("click", () => promptBox.classList.toggle("sj-expanded"));
+  closeBtn.addEventListener("click", () => showLarge(-1));
+  large.addEventListener("click", () => showLarge(-1));
+  viewer.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") showLarge(-1);
+    if (event.key === "ArrowRight") showLarge((selected + 1) % urls.length);
+    if (event.key === "ArrowLeft") showLarge((selected - 1 + urls.length) % urls.length);
+  });
+
+  model.on("change:clock", () => {
+    skew = Date.now() / 1000 - model.get("clock");
+  });
+  for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "estimated_cost", "prompt", "simulated", "from_cache"]) {
+    model.on(`change:${name}`, renderHeader);
+  }
+  for (const name of ["status", "progress", "task_id", "message", "error", "hint", "done", "blocking", "cancelling", "finished_at"]) {
+    model.on(`change:${name}`, renderStatus);
+  }
+  model.on("change:thumbnails", renderGallery);
+  model.on("change:status", () => {
+    if (!(model.get("thumbnails") || []).length) renderGallery();
+  });
+
+  if (model.get("clock")) skew = Date.now() / 1000 - model.get("clock");
+  renderHeader();
+  renderStatus();
+  renderGallery();
+  const timer = setInterval(() => {
+    if (!model.get("done")) tick();
+  }, 100);
+
+  return () => {
+    clearInterval(timer);
+    for (const url of urls) URL.revokeObjectURL(url);
+    urls = [];
+  };
+}
+
+export default { render };

@@ -1,0 +1,420 @@
+"""Parsing for ``%%seedream``: options, ``VAR <<``, ``{name}`` interpolation, ``-i`` images,
+and the help text (generated from the catalog, so it never disagrees with validation).
+
+Every problem is raised as IPython's ``UsageError``: one line, no traceback, nothing sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import keyword
+import os
+import string
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn, cast
+
+from IPython.core.error import UsageError
+from IPython.utils import process as _process
+
+from . import catalog
+from .errors import ValidationError
+
+HELP_HINT = "see %%seedream? for the options"
+SUBCOMMANDS: dict[str, str] = {
+    "models": "the models with their actions, ratios, resolutions and prices",
+    "config": "the settings in effect (the key shown only as set/unset)",
+    "status TASK_ID": "a task's status on the server",
+    "cancel TASK_ID": "cancel a queued task (refunded)",
+    "doctor": "check key, server, simulator, widget versions and front-end",
+    "simulator start|stop|status": "the embedded simulator",
+    "history [N]": "the last N tasks, with thumbnails",
+    "show TASK_ID": "a task's images from disk",
+    "resume": "finish tasks left pending (timeout, interrupt, restart)",
+    "spend [DAYS]": "estimated spend by day and model",
+    "export DIR [N]": "copy images + manifest.jsonl into DIR",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of printing and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%%seedream: {message}; {HELP_HINT}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise UsageError(message or f"%%seedream: {HELP_HINT}")
+
+
+def _positive_int(name: str, low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number, not {text!r}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be between {low} and {high}, not {value}"
+            )
+        return value
+
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"the seed must be a whole number, not {text!r}") from None
+    if not catalog.MIN_SEED <= value <= catalog.MAX_SEED:
+        raise argparse.ArgumentTypeError(f"use -1 (random) or 0..{catalog.MAX_SEED}, not {value}")
+    return value
+
+
+def _timeout(text: str) -> float:
+    if text.lower() in ("none", "inf", "0"):
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"the timeout is in seconds (or 'none'), not {text!r}"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("the timeout must be positive (or 'none')")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%%seedream", add_help=False, allow_abbrev=False)
+    aliases = ", ".join(catalog.ALIASES)
+    p.add_argument(
+        "-m",
+        "--model",
+        help=f"model id or alias ({aliases}); default: %%config SeedreamMagic.model",
+    )
+    p.add_argument(
+        "-n",
+        type=_positive_int("n", catalog.MIN_IMAGES, catalog.MAX_IMAGES),
+        help=f"number of images, {catalog.MIN_IMAGES}-{catalog.MAX_IMAGES} (default 1)",
+    )
+    p.add_argument(
+        "-s", "--seed", type=_seed, help="seed; -1 = random (default), same seed ⇒ same image"
+    )
+    p.add_argument(
+        "-a",
+        "--aspect-ratio",
+        metavar="RATIO",
+        help=f"{' '.join(catalog.ASPECT_RATIOS)}; default: %%config SeedreamMagic.aspect_ratio",
+    )
+    p.add_argument(
+        "-r",
+        "--resolution",
+        metavar="RES",
+        help="1K 2K 3K 4K (what the model offers); default: %%config SeedreamMagic.resolution",
+    )
+    p.add_argument(
+        "-i",
+        "--image",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="reference image: an http(s) URL, a file path, or the name of a variable holding "
+        "an image, a list of images or a Result; repeatable",
+    )
+    p.add_argument(
+        "--action",
+        choices=catalog.ACTIONS,
+        help="default: generate, or image2image when -i is given",
+    )
+    p.add_argument(
+        "-g",
+        "--group",
+        metavar="N",
+        type=_positive_int("the group size", catalog.MIN_IMAGES, catalog.MAX_IMAGES),
+        help="an image group of up to N images (sequential_image_generation=auto)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("jpeg", "jpg", "png"),
+        help="output format (png on models that offer it)",
+    )
+    p.add_argument("--watermark", action="store_true", help="add the provider's watermark")
+    p.add_argument(
+        "--timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        help="stop waiting after this long ('none' = no limit); "
+        "default: %%config SeedreamMagic.timeout",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show the JSON that would be sent and its estimated cost; send nothing",
+    )
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="return at once; the view keeps updating, its Cancel works, VAR is set on completion",
+    )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="submit even when an identical fixed-seed request is in the history",
+    )
+    p.add_argument("-h", "--help", action="store_true", help="show this help")
+    return p
+
+
+PARSER = build_parser()
+
+
+@dataclass
+class CellArgs:
+    """The parsed ``%%seedream`` line."""
+
+    var: str | None
+    model: str | None = None
+    n: int | None = None
+    seed: int | None = None
+    aspect_ratio: str | None = None
+    resolution: str | None = None
+    image: list[str] = field(default_factory=list)
+    action: str | None = None
+    group: int | None = None
+    format: str | None = None
+    watermark: bool = False
+    timeout: float | None = None
+    dry_run: bool = False
+    background: bool = False
+    no_cache: bool = False
+    help: bool = False
+
+
+def split_line(line: str) -> list[str]:
+    try:
+        split = cast(Callable[..., list[str]], getattr(_process, "arg_split"))  # noqa: B009
+        return list(split(line, posix=not sys.platform.startswith("win")))
+    except ValueError as exc:
+        raise UsageError(f"%%seedream: cannot read the options ({exc}); check the quotes") from None
+
+
+def take_target(tokens: list[str]) -> tuple[list[str], str | None]:
+    """Remove ``VAR <<`` (also ``VAR<<``) from the tokens; return (rest, VAR)."""
+    marker = "<<"
+    for index, token in enumerate(tokens):
+        if token == marker or (token.endswith(marker) and not token.startswith("-")):
+            if token == marker:
+                if index == 0:
+                    raise UsageError("%%seedream: '<<' needs a variable name before it: VAR <<")
+                name, drop = tokens[index - 1], (index - 1, index + 1)
+            else:
+                name, drop = token[:-2], (index, index + 1)
+            if not name.isidentifier() or keyword.iskeyword(name):
+                raise UsageError(
+                    f"%%seedream: {name!r} cannot be a variable name; write e.g. result <<"
+                )
+            rest = tokens[: drop[0]] + tokens[drop[1] :]
+            if any(t == "<<" or t.endswith("<<") for t in rest):
+                raise UsageError("%%seedream: give one 'VAR <<' only")
+            return rest, name
+    return tokens, None
+
+
+def parse_line(line: str) -> CellArgs:
+    tokens, var = take_target(split_line(line))
+    namespace, extra = PARSER.parse_known_args(tokens)
+    if extra:
+        word = extra[0]
+        if word.startswith("-"):
+            raise UsageError(f"%%seedream: unknown option {word}; {HELP_HINT}")
+        raise UsageError(
+            f"%%seedream: unexpected {word!r} on the first line: the prompt goes in the cell "
+            "body, and a variable to store the result is written 'VAR <<'"
+        )
+    return CellArgs(var=var, **vars(namespace))
+
+
+# -- the prompt ---------------------------------------------------------------------------------
+
+
+class _Lookup(dict[str, Any]):
+    def __init__(self, namespace: Mapping[str, Any]) -> None:
+        super().__init__()
+        self._ns = namespace
+
+    def __missing__(self, key: str) -> Any:
+        if key in self._ns:
+            return self._ns[key]
+        raise KeyError(key)
+
+
+def interpolate(cell: str, namespace: Mapping[str, Any]) -> str:
+    """The cell body with ``{name}`` filled from the namespace (``{{`` / ``}}`` for braces)."""
+    try:
+        text = string.Formatter().vformat(cell, (), _Lookup(namespace))
+    except KeyError as exc:
+        name = exc.args[0] if exc.args else "?"
+        raise UsageError(
+            f"%%seedream: the prompt uses {{{name}}} but no variable {name!r} is defined; "
+            f"define it first, or write {{{{{name}}}}} for literal braces"
+        ) from None
+    except (IndexError, AttributeError) as exc:
+        raise UsageError(
+            f"%%seedream: cannot fill a {{...}} in the prompt ({exc}); write {{{{ and }}}} "
+            "for literal braces"
+        ) from None
+    except ValueError as exc:
+        raise UsageError(
+            f"%%seedream: the prompt has an unmatched brace ({exc}); write {{{{ and }}}} for "
+            "literal braces"
+        ) from None
+    text = text.strip()
+    if not text:
+        raise UsageError("%%seedream: the cell is empty; write the prompt in the cell body")
+    return text
+
+
+# -- reference images --------------------------------------------------------------------------
+
+
+def _lookup_name(token: str, namespace: Mapping[str, Any]) -> tuple[bool, Any]:
+    """(found, value) for ``name`` or ``name.attr.attr`` in the namespace."""
+    head, *attrs = token.split(".")
+    if not head.isidentifier() or head not in namespace:
+        return False, None
+    value = namespace[head]
+    for attr in attrs:
+        if not attr.isidentifier() or not hasattr(value, attr):
+            return False, None
+        value = getattr(value, attr)
+    return True, value
+
+
+def _flatten(value: Any) -> list[Any]:
+    from .results import Result, ResultSet
+
+    if isinstance(value, (Result, ResultSet)):
+        return list(value.images)
+    if isinstance(value, (list, tuple)):
+        out: list[Any] = []
+        for item in value:
+            out.extend(_flatten(item))
+        return out
+    return [value]
+
+
+def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> tuple[str, ...]:
+    """``-i`` values (variables, URLs, paths) as URLs / data URIs."""
+    if not tokens:
+        return ()
+    from .images import to_image_urls
+
+    values: list[Any] = []
+    for token in tokens:
+        found, value = _lookup_name(token, namespace)
+        if found:
+            values.extend(_flatten(value))
+        elif token.lower().startswith(("http://", "https://", "data:")):
+            values.append(token)
+        elif Path(token).expanduser().is_file():
+            values.append(Path(token).expanduser())
+        else:
+            where = os.getcwd()
+            raise UsageError(
+                f"%%seedream: -i {token}: no variable, file (in {where}) or URL by that name; "
+                "give a path, an http(s) URL or a variable holding an image"
+            )
+    try:
+        return to_image_urls(values)
+    except ValidationError as exc:
+        raise UsageError(f"%%seedream: -i: {exc}") from None
+
+
+# -- help ----------------------------------------------------------------------------------------
+
+
+def price(usd: float) -> str:
+    """A per-image price with every digit the catalog has: 0.02975, 0.0238."""
+    return f"{usd:.5f}".rstrip("0").rstrip(".")
+
+
+def _models_block() -> str:
+    lines = []
+    for spec in catalog.MODELS.values():
+        lines.append(
+            f"  {spec.id}  (aliases: {', '.join(spec.aliases)})  "
+            f"${price(spec.price_per_image_usd)} per image"
+        )
+        lines.append(f"      {spec.summary}")
+        lines.append(
+            f"      actions: {', '.join(spec.actions)} · resolutions: "
+            f"{', '.join(spec.resolutions)} · formats: {', '.join(spec.output_formats)}"
+        )
+        lines.append(f"      ratios: {' '.join(spec.aspect_ratios)}")
+    return "\n".join(lines)
+
+
+def _resolutions_block() -> str:
+    order = ["1K", "2K", "3K", "4K"]
+    lines = []
+    for res in order:
+        owners = [
+            s.id.removeprefix("doubao-seedream-")
+            for s in catalog.MODELS.values()
+            if res in s.resolutions
+        ]
+        if owners:
+            sample = next(s for s in catalog.MODELS.values() if res in s.resolutions)
+            w, h = sample.pixel_size(res, "1:1")
+            lines.append(f"  {res}  {w}×{h} at 1:1 · on {', '.join(owners)}")
+    return "\n".join(lines)
+
+
+def help_text() -> str:
+    """The docstring of ``%%seedream`` / ``%seedream``."""
+    usage = PARSER.format_help().replace("usage: ", "", 1)
+    actions = "\n".join(f"  {name:<12} {text}" for name, text in catalog.ACTION_HELP.items())
+    commands = "\n".join(f"  %seedream {name:<28} {text}" for name, text in SUBCOMMANDS.items())
+    return f"""Generate images with ByteDance Seedream; the cell body is the prompt.
+
+    %%seedream [options] [VAR <<]
+    a red fox in snow, {{style}} style
+
+``{{name}}`` in the prompt is filled from your variables (``{{{{`` for a literal brace).
+``VAR <<`` stores the Result in VAR (otherwise it is ``_``). The cell waits for the
+images, showing live progress; interrupt the kernel (■) to cancel a queued task or stop
+waiting for a processing one. With no WAVE_API_KEY the embedded simulator answers, and
+every image and view says SIMULATED.
+
+{usage}
+Models:
+{_models_block()}
+
+Actions:
+{actions}
+
+Aspect ratios: {" ".join(catalog.ASPECT_RATIOS)}  ("auto": follow the reference image)
+
+Resolutions:
+{_resolutions_block()}
+
+Line commands:
+{commands}
+
+Settings: %config SeedreamMagic.<name> = value   (list them with %config SeedreamMagic)
+
+Examples:
+    %%seedream -m 4.5 -a 16:9 fox <<
+    a red fox in snow at dawn
+
+    %%seedream -g 4 -r 2K
+    four seasons of one mountain lake
+
+    %%seedream -i sketch.png --action image2image
+    the same scene as a watercolour
+"""
