@@ -15,6 +15,7 @@ pulls in neither PIL nor IPython nor widgets.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -98,9 +99,20 @@ _SUBMODULES = {
 __all__ = ["__version__", *sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
 
 
+def _show_progress_in_notebooks(api: Any) -> None:
+    """Under IPython, the blocking helpers show live progress (display layer, loaded lazily)."""
+    if "IPython" in sys.modules:
+        from .display.progress import notebook_progress
+
+        api.set_progress_factory(notebook_progress)
+
+
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+        module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
+        if module.__name__ == f"{__name__}.api":
+            _show_progress_in_notebooks(module)
+        value = getattr(module, name)
         globals()[name] = value
         return value
     if name in _SUBMODULES:

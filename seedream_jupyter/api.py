@@ -18,7 +18,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _loop, catalog, config
 from .client import AsyncClient, Client
@@ -456,27 +456,64 @@ def start(
     budget_usd: float | None = None,
 ) -> Job:
     """Start a generation in the background and return its Job at once."""
-    job = Job(request, client, timeout=timeout, cache=cache, store=store, budget_usd=budget_usd)
-    for observer in list(_observers):
-        try:
-            observer(job)
-        except Exception:
-            logger.exception("a job observer failed")
-    return job
+    return Job(request, client, timeout=timeout, cache=cache, store=store, budget_usd=budget_usd)
 
 
-_observers: list[JobListener] = []
+# -- progress for the blocking helpers ----------------------------------------------------------
 
 
-def add_job_observer(fn: JobListener) -> None:
-    """Call ``fn(job)`` for every Job started by the helpers (the display layer uses this)."""
-    if fn not in _observers:
-        _observers.append(fn)
+class ProgressView(Protocol):
+    """What the helpers drive while they wait; refreshed from the waiting thread."""
+
+    def add(self, job: Job) -> None: ...
+    def refresh(self) -> None: ...
+    def close(self) -> None: ...
 
 
-def remove_job_observer(fn: JobListener) -> None:
-    if fn in _observers:
-        _observers.remove(fn)
+ProgressFactory = Callable[[str], "ProgressView | None"]
+_progress_factory: ProgressFactory | None = None
+_TICK_SECONDS = 0.1
+
+
+def set_progress_factory(factory: ProgressFactory | None) -> None:
+    """Install what shows progress for generate/batch/sweep (the notebook display does)."""
+    global _progress_factory
+    _progress_factory = factory
+
+
+def _progress(title: str) -> ProgressView | None:
+    if _progress_factory is None:
+        return None
+    try:
+        return _progress_factory(title)
+    except Exception:
+        logger.exception("the progress view failed to start")
+        return None
+
+
+def _refresh(view: ProgressView | None, final: bool = False) -> None:
+    if view is None:
+        return
+    try:
+        view.close() if final else view.refresh()
+    except Exception:
+        logger.exception("the progress view failed")
+
+
+def _wait_first(
+    futures: Iterable[concurrent.futures.Future[Result]], view: ProgressView | None
+) -> set[concurrent.futures.Future[Result]]:
+    """Wait for the first to finish, refreshing the view from this thread meanwhile."""
+    pending = set(futures)
+    while True:
+        done, _ = concurrent.futures.wait(
+            pending,
+            timeout=_TICK_SECONDS if view is not None else None,
+            return_when=concurrent.futures.FIRST_COMPLETED,
+        )
+        _refresh(view)
+        if done:
+            return done
 
 
 def _warn_if_simulated(result: Result | ResultSet) -> None:
@@ -485,11 +522,27 @@ def _warn_if_simulated(result: Result | ResultSet) -> None:
         warnings.warn(SIMULATOR_NOTICE, SimulatorWarning, stacklevel=3)
 
 
+def _start_shown(request: GenerationRequest, **options: Any) -> tuple[Job, ProgressView | None]:
+    job = start(request, **options)
+    view = _progress(request.prompt)
+    if view is not None:
+        view.add(job)
+    return job, view
+
+
 def _run_helper(
     prompt: str, timeout: float | None, client: Client | None, cache: bool, **kw: Any
 ) -> Result:
-    job = start(build_request(prompt, **kw), client=client, timeout=timeout, cache=cache)
-    result = job.wait()
+    request = build_request(prompt, **kw)
+    job, view = _start_shown(request, client=client, timeout=timeout, cache=cache)
+    try:
+        _wait_first([job.future], view)
+        result = job.wait()
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+    finally:
+        _refresh(view, final=True)
     _warn_if_simulated(result)
     return result
 
@@ -497,8 +550,17 @@ def _run_helper(
 async def _arun_helper(
     prompt: str, timeout: float | None, client: Client | None, cache: bool, **kw: Any
 ) -> Result:
-    job = start(build_request(prompt, **kw), client=client, timeout=timeout, cache=cache)
-    result: Result = await job
+    request = build_request(prompt, **kw)
+    job, view = _start_shown(request, client=client, timeout=timeout, cache=cache)
+    waiting = asyncio.ensure_future(job._await())
+    try:
+        while not waiting.done():
+            await asyncio.wait({waiting}, timeout=_TICK_SECONDS if view else None)
+            _refresh(view)
+        result = waiting.result()
+    finally:
+        waiting.cancel()
+        _refresh(view, final=True)
     _warn_if_simulated(result)
     return result
 
@@ -652,18 +714,18 @@ def batch(
     pending = list(enumerate(prepared))
     running: dict[concurrent.futures.Future[Result], tuple[int, Job]] = {}
     outcomes: dict[int, Result | BaseException] = {}
+    view = _progress(f"batch of {len(prepared)}")
     try:
         while pending or running:
             while pending and len(running) < concurrency:
                 index, request = pending.pop(0)
                 job = start(request, client=client, timeout=timeout, cache=cache)
+                if view is not None:
+                    view.add(job)
                 if on_job is not None:
                     on_job(job)
                 running[job.future] = (index, job)
-            finished, _ = concurrent.futures.wait(
-                running, return_when=concurrent.futures.FIRST_COMPLETED
-            )
-            for future in finished:
+            for future in _wait_first(running, view):
                 index, _job = running.pop(future)
                 error = future.exception()
                 outcomes[index] = error if error is not None else future.result()
@@ -671,6 +733,8 @@ def batch(
         for _index, job in running.values():
             job.cancel()
         raise
+    finally:
+        _refresh(view, final=True)
     names = list(labels) if labels is not None else [r.prompt[:40] for r in prepared]
     done = [i for i in range(len(prepared)) if isinstance(outcomes.get(i), Result)]
     result_set = ResultSet([outcomes[i] for i in done], [names[i] for i in done])  # type: ignore[misc]

@@ -306,6 +306,22 @@ def progress_bar(snap: Snapshot) -> str:
     return "█" * filled + "░" * (_BAR_WIDTH - filled)
 
 
+def job_line(job: JobLike, snap: Snapshot | None = None) -> str:
+    """One line: ``[SIMULATED] model · ███░░ · processing 40% · 3.2 s · task-id``."""
+    snap = snap or snapshot(job)
+    mark = f"[{SIMULATED_MARK}] " if snap.simulated else ""
+    end = snap.finished_at if snap.finished_at is not None else time.time()
+    parts = [
+        f"{mark}{job.request.model}",
+        progress_bar(snap),
+        status_line(snap),
+        format_elapsed(end - job.started_at),
+    ]
+    if snap.task_id:
+        parts.append(snap.task_id)
+    return " · ".join(parts)
+
+
 class TextProgress:
     """A carriage-return progress line for a job, then a summary (terminal IPython).
 
@@ -326,19 +342,6 @@ class TextProgress:
         self._finished = False
         job.subscribe(self._update)
 
-    def _line(self, snap: Snapshot) -> str:
-        mark = f"[{SIMULATED_MARK}] " if snap.simulated else ""
-        end = snap.finished_at if snap.finished_at is not None else time.time()
-        parts = [
-            f"{mark}{self.job.request.model}",
-            progress_bar(snap),
-            status_line(snap),
-            format_elapsed(end - self.job.started_at),
-        ]
-        if snap.task_id:
-            parts.append(snap.task_id)
-        return " · ".join(parts)
-
     def _update(self, job: JobLike) -> None:
         snap = snapshot(job)
         now = time.monotonic()
@@ -349,7 +352,7 @@ class TextProgress:
             if not changed and not snap.done and now - self._last_time < self.min_interval:
                 return
             self._last_state, self._last_time = snap.state, now
-            line = self._line(snap)
+            line = job_line(self.job, snap)
             pad = max(0, self._width - len(line))
             self._width = len(line)
             self.stream.write("\r" + line + " " * pad)

@@ -1,0 +1,84 @@
+"""Progress for the blocking helpers (``sj.generate``, ``sj.batch``, ``sj.sweep``) in a notebook.
+
+One small HTML block per call, updated in place through a display id, tqdm-style: the
+helper refreshes it from the thread that waits (the cell's own), so every update lands
+in the right cell and needs no widget front-end. The Result is the cell's value and
+shows the images, so this block shows only progress.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from typing import Any
+
+from . import static
+from .static import JobLike
+
+_MAX_LINES = 12  # a long batch shows its running and latest jobs, not all of them
+
+
+def _bundle(title: str, jobs: list[JobLike], started: float) -> dict[str, str]:
+    snaps = [static.snapshot(job) for job in jobs]
+    lines = [static.job_line(job, snap) for job, snap in zip(jobs, snaps)]
+    rows = list(zip(lines, snaps))
+    if len(jobs) > 1:
+        done = sum(snap.done for snap in snaps)
+        failed = sum(snap.done and snap.error is not None for snap in snaps)
+        head = f"{title}: {done} of {len(jobs)} done"
+        head += f", {failed} failed" if failed else ""
+        head += f" · {static.format_elapsed(time.time() - started)}"
+        running = [row for row in rows if not row[1].done]
+        rows = (running + [row for row in rows if row[1].done][::-1])[:_MAX_LINES]
+    else:
+        head = ""
+    text = "\n".join([head, *(line for line, _ in rows)] if head else [line for line, _ in rows])
+    bars = []
+    for line, snap in rows:
+        value = 100 if snap.state == "completed" else snap.progress
+        bars.append(
+            f'<div><progress max="100" value="{value}" style="width:10em;vertical-align:middle">'
+            f"</progress> {html.escape(line)}</div>"
+        )
+    heading = f"<div><b>{html.escape(head)}</b></div>" if head else ""
+    markup = (
+        '<div class="seedream-progress" style="font-family:var(--jp-code-font-family,monospace);'
+        f'font-size:12px;line-height:1.6">{heading}{"".join(bars)}</div>'
+    )
+    return {"text/plain": text, "text/html": markup}
+
+
+class NotebookProgress:
+    """A live progress block for one helper call; ``refresh`` sends only what changed."""
+
+    def __init__(self, title: str) -> None:
+        from IPython.display import display
+
+        self.title = title
+        self.jobs: list[JobLike] = []
+        self._started = time.time()
+        self._last: dict[str, str] | None = None
+        self._handle: Any = display({"text/plain": f"{title}: starting"}, raw=True, display_id=True)
+
+    def add(self, job: JobLike) -> None:
+        self.jobs.append(job)
+        self.refresh()
+
+    def refresh(self) -> None:
+        bundle = _bundle(self.title, self.jobs, self._started)
+        if bundle != self._last:
+            self._last = bundle
+            self._handle.update(bundle, raw=True)
+
+    def close(self) -> None:
+        self.refresh()
+
+
+def notebook_progress(title: str) -> NotebookProgress | None:
+    """A progress view when running in a Jupyter kernel, else None (scripts stay quiet)."""
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    return NotebookProgress(title)
