@@ -58,7 +58,8 @@ class NotebookProgress:
         self.jobs: list[JobLike] = []
         self._started = time.time()
         self._last: dict[str, str] | None = None
-        self._handle: Any = display({"text/plain": f"{title}: starting"}, raw=True, display_id=True)
+        placeholder = {"text/plain": f"{title}: starting"}
+        self._handle: Any = display(placeholder, raw=True, display_id=True)  # type: ignore[no-untyped-call]
 
     def add(self, job: JobLike) -> None:
         self.jobs.append(job)

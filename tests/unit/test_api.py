@@ -241,15 +241,23 @@ def test_job_reports_progress(server: Any, client: Client) -> None:
     server.image_size = (16, 16)
     states: list[tuple[str, int]] = []
 
-    def observe(job: api.Job) -> None:  # subscribes before the job can make progress
-        job.subscribe(lambda j: states.append((j.state, j.progress)))
+    started: list[api.Job] = []
 
-    api.add_job_observer(observe)
+    class Recorder:  # the progress view the helpers drive
+        def add(self, job: api.Job) -> None:
+            started.append(job)
+            job.subscribe(lambda j: states.append((j.state, j.progress)))
+
+        def refresh(self) -> None: ...
+
+        def close(self) -> None: ...
+
+    api.set_progress_factory(lambda title: Recorder())
     try:
-        job = api.start(GenerationRequest(prompt="x"), client=client, cache=False)
+        res = sj.generate("x", client=client, cache=False)
     finally:
-        api.remove_job_observer(observe)
-    res = job.wait(10)
+        api.set_progress_factory(None)
+    (job,) = started
     assert job.state == "completed" and job.done and job.result is res
     until(lambda: bool(states) and states[-1] == ("completed", 100))
     assert ("processing", 30) in states and ("processing", 70) in states
