@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import itertools
 import logging
@@ -18,6 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _loop, catalog, config
@@ -34,7 +36,7 @@ from .errors import (
 from .images import to_image_urls
 from .request import GenerationRequest
 from .results import Result, ResultSet
-from .task import Task, TaskStatus
+from .task import ImageRef, Task, TaskStatus
 
 if TYPE_CHECKING:
     from .store import Store
@@ -74,8 +76,12 @@ def default_client() -> Client:
 def reset_default_clients(*, simulated_only: bool = True) -> None:
     """Forget shared clients (e.g. after the embedded simulator stopped); new ones start fresh."""
     with _client_lock:
-        for key in [k for k, c in _clients.items() if c.simulated or not simulated_only]:
-            del _clients[key]
+        dropped = [
+            _clients.pop(k) for k, c in list(_clients.items()) if c.simulated or not simulated_only
+        ]
+    for client in dropped:  # close their connection pools
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 _store_warned = False
@@ -108,6 +114,15 @@ def _guard(what: str, fn: Callable[[], Any]) -> Any:
         return None
 
 
+# One thread writes history rows in order, so SQLite never blocks the event loop.
+_history_writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="seedream-history")
+
+
+def write_history(what: str, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+    """Run a history write on the writer thread; failures are logged, never raised."""
+    return _history_writer.submit(_guard, what, fn)
+
+
 async def finish(
     task: Task,
     request: GenerationRequest,
@@ -117,24 +132,42 @@ async def finish(
     simulated: bool,
     elapsed: float | None = None,
 ) -> Result:
-    """Download a completed task's images concurrently, save them to disk, build the Result."""
-    datas = await aio.download_all(task)
-    paths = []
+    """Download a completed task's images concurrently, each saved to disk as it arrives.
+
+    One failed download costs no other image: the rest are on disk before it is raised.
+    """
+
+    async def fetch(index: int, ref: ImageRef) -> tuple[bytes, Path | None]:
+        data = await aio.download(ref.url, task_id=task.task_id)
+        if store is None:
+            return data, None
+        save = functools.partial(
+            store.save_image,
+            task.task_id,
+            index,
+            data,
+            url=ref.url,
+            expires_at=ref.expires_at,
+            request=request,
+        )
+        path = await asyncio.to_thread(_guard, f"saving image {index} of {task.task_id}", save)
+        return data, path
+
+    fetched = await asyncio.gather(
+        *(fetch(i, ref) for i, ref in enumerate(task.images)), return_exceptions=True
+    )
     if store is not None:
-        for index, (data, ref) in enumerate(zip(datas, task.images)):
-            save = functools.partial(
-                store.save_image,
-                task.task_id,
-                index,
-                data,
-                url=ref.url,
-                expires_at=ref.expires_at,
-                request=request,
-            )
-            path = await asyncio.to_thread(_guard, "saving an image", save)
-            if path is not None:
-                paths.append(path)
-        _guard("recording completion", lambda: store.record_state(task))
+        recorded = write_history(
+            f"recording completion of {task.task_id}", functools.partial(store.record_state, task)
+        )
+        await asyncio.wrap_future(recorded)
+    saved: list[tuple[bytes, Path | None]] = []
+    for outcome in fetched:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        saved.append(outcome)
+    datas = [data for data, _ in saved]
+    paths = [path for _, path in saved if path is not None]
     return Result(
         task,
         request,
@@ -146,6 +179,18 @@ async def finish(
 
 
 # -- Job ------------------------------------------------------------------------------------
+
+_CANCEL_WAIT_SECONDS = 10.0
+_budget_lock: asyncio.Lock | None = None
+
+
+def _budget_gate() -> asyncio.Lock:
+    """One lock on the private loop, where every job runs."""
+    global _budget_lock
+    if _budget_lock is None:
+        _budget_lock = asyncio.Lock()
+    return _budget_lock
+
 
 _STATE_OF_ERROR: Mapping[type[BaseException], str] = {
     TaskFailedError: "failed",
@@ -208,7 +253,8 @@ class Job:
         """Call ``fn(job)`` now and on every change (from the loop thread)."""
         with self._lock:
             self._listeners.append(fn)
-        self._call(fn)
+        # The first call runs on the loop thread too, so no listener runs on two threads at once.
+        _loop.loop().call_soon_threadsafe(self._call, fn)
 
     def _call(self, fn: JobListener) -> None:
         try:
@@ -228,8 +274,10 @@ class Job:
         state = "downloading" if task.status is TaskStatus.COMPLETED else str(task.status)
         self.task, self.state, self.progress = task, state, task.progress
         if status_changed and self._store is not None:
-            store = self._store
-            _guard("recording status", lambda: store.record_state(task))
+            write_history(
+                f"recording the status of {task.task_id}",
+                functools.partial(self._store.record_state, task),
+            )
         self._emit()
 
     # -- running -----------------------------------------------------------------------------
@@ -269,24 +317,34 @@ class Job:
         if self._store is None:
             self._store = await asyncio.to_thread(default_store)
         store = self._store
-        simulated = aio.simulated
         if store is not None and self.cache and self.request.seed != catalog.RANDOM_SEED:
             cached = await asyncio.to_thread(self._from_cache, store, aio)
             if cached is not None:
                 return cached
-        if store is not None:
-            await asyncio.to_thread(self._check_budget, store, simulated)
-        task = await aio.submit(self.request)
-        self.task, self.task_id = task, task.task_id
-        simulated = aio.simulated  # the server may have announced itself as a simulator
-        if store is not None:
-            await asyncio.to_thread(
-                _guard,
-                "recording the submit",
-                lambda: store.record_submitted(
-                    task, self.request, base_url=aio.base_url, simulated=simulated
-                ),
-            )
+        budgeted = config.budget_usd(self.budget_usd) is not None and not aio.simulated
+        # Check, submit and record under one lock, so concurrent jobs cannot overspend.
+        async with _budget_gate() if budgeted else contextlib.nullcontext():
+            if budgeted:
+                await asyncio.to_thread(self._check_budget, store)
+            if self._cancel_requested:
+                self._stop = (
+                    TaskCancelledError("(not submitted)"),
+                    "cancelled before the submit: nothing was sent",
+                )
+                raise asyncio.CancelledError
+            task = await aio.submit(self.request)
+            self.task, self.task_id = task, task.task_id
+            simulated = aio.simulated  # the server may have announced itself as a simulator
+            if store is not None:
+                record = functools.partial(
+                    store.record_submitted,
+                    task,
+                    self.request,
+                    base_url=aio.base_url,
+                    simulated=simulated,
+                )
+                written = write_history(f"recording the submit of {task.task_id}", record)
+                await asyncio.wrap_future(written)
         self.state, self.progress = str(task.status), task.progress
         self._emit()
         if self._cancel_requested:
@@ -329,10 +387,15 @@ class Job:
             self.task, self.request, paths=paths, simulated=record.simulated, from_cache=True
         )
 
-    def _check_budget(self, store: Store, simulated: bool) -> None:
+    def _check_budget(self, store: Store | None) -> None:
         limit = config.budget_usd(self.budget_usd)
-        if limit is None or simulated:
+        if limit is None:
             return
+        if store is None:
+            raise BudgetExceededError(
+                "a spend budget is set but the history that counts spending is unavailable, "
+                "so nothing was sent. Set SEEDREAM_HOME to a writable folder."
+            )
         spent = store.spent_usd(simulated=False)
         cost = self.request.estimate_cost()
         if spent + cost > limit:
@@ -352,11 +415,18 @@ class Job:
             self._cancelling = asyncio.ensure_future(self._cancel_async())
             return "cancelling"
         try:
-            return _loop.submit(self._cancel_async()).result(timeout=30)
+            return _loop.submit(self._cancel_async()).result(timeout=_CANCEL_WAIT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            return (
+                f"the server did not answer the cancel of task {self.task_id} within "
+                f"{_CANCEL_WAIT_SECONDS:.0f} s; check it with %seedream status {self.task_id}"
+            )
         except Exception as exc:
             return f"could not cancel task {self.task_id}: {exc}"
 
     async def _cancel_async(self) -> str:
+        if self._stop is not None:
+            return self._stop[1]
         if self.done or self.state in ("downloading", "completed"):
             return f"task {self.task_id} already completed"
         if self.task_id is None:
@@ -374,14 +444,12 @@ class Job:
                 )
                 self._stop = (TaskCancelledError(task_id), message)
                 if self._store is not None:
-                    store = self._store
-                    await asyncio.to_thread(
-                        _guard,
-                        "recording the cancel",
-                        lambda: store.record_state(
-                            Task(task_id, TaskStatus.CANCELLED, cancelled.progress)
-                        ),
+                    record = functools.partial(
+                        self._store.record_state,
+                        Task(task_id, TaskStatus.CANCELLED, cancelled.progress),
                     )
+                    written = write_history(f"recording the cancel of {task_id}", record)
+                    await asyncio.wrap_future(written)
                 if self._waiter is not None:
                     self._waiter.cancel()
                 return message
@@ -408,8 +476,11 @@ class Job:
         return self._await().__await__()
 
     async def _await(self) -> Result:
+        waiting = asyncio.wrap_future(self.future)
         try:
-            return await asyncio.wrap_future(self.future)
+            # shield: cancelling the awaiter must not cancel the job mid-submit (a paid task
+            # whose id would be lost); it cancels or detaches the task like an interrupt.
+            return await asyncio.shield(waiting)
         except asyncio.CancelledError:
             await asyncio.to_thread(self.cancel)
             raise
@@ -656,7 +727,7 @@ def reference(images: object, prompt: str, **kw: Any) -> Result:
     return generate(prompt, images=images, action="reference", **kw)
 
 
-def group(prompt: str, max_images: int = 4, **kw: Any) -> Result:
+def group(prompt: str, max_images: int = catalog.DEFAULT_GROUP_SIZE, **kw: Any) -> Result:
     """A themed set of up to ``max_images`` images (sequential_image_generation=auto)."""
     return generate(prompt, action="group", max_images=max_images, **kw)
 
@@ -673,7 +744,7 @@ async def areference(images: object, prompt: str, **kw: Any) -> Result:
     return await agenerate(prompt, images=images, action="reference", **kw)
 
 
-async def agroup(prompt: str, max_images: int = 4, **kw: Any) -> Result:
+async def agroup(prompt: str, max_images: int = catalog.DEFAULT_GROUP_SIZE, **kw: Any) -> Result:
     return await agenerate(prompt, action="group", max_images=max_images, **kw)
 
 
@@ -761,9 +832,12 @@ def sweep(prompt_template: str, *, concurrency: int = 4, **axes: Any) -> ResultS
     >>> s.grid(columns=2)
     """
     options = {k: axes.pop(k) for k in ("timeout", "client", "cache") if k in axes}
-    # A list of reference images is one value, not an axis: wrap it to sweep over sets.
+    # A list of images is one set of references; a list of lists sweeps over sets.
     varying = {
-        k: v for k, v in axes.items() if isinstance(v, (list, tuple, range)) and k != "images"
+        k: v
+        for k, v in axes.items()
+        if isinstance(v, (list, tuple, range))
+        and (k != "images" or (v and all(isinstance(i, (list, tuple)) for i in v)))
     }
     fixed = {k: v for k, v in axes.items() if k not in varying}
     requests: list[GenerationRequest] = []

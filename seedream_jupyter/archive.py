@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
+import functools
 import html
 import io
 import json
@@ -122,6 +123,8 @@ def _client_for(record: TaskRecord) -> Client:
     current = api.default_client()
     if record.base_url is None or server_of(current.base_url) == server_of(record.base_url):
         return current
+    if record.simulated:  # a dead simulator's port may now be anyone's: send it no key
+        return Client(api_key="", base_url=record.base_url)
     return Client(base_url=record.base_url)
 
 
@@ -356,7 +359,10 @@ async def _resume_one(
     def on_progress(task: Task) -> None:
         if not seen or seen[-1] is not task.status:
             seen.append(task.status)
-            store.record_state(task)
+            api.write_history(
+                f"recording the status of {task.task_id}",
+                functools.partial(store.record_state, task),
+            )
 
     async with gate:
         try:
@@ -419,7 +425,9 @@ def resume(
     current = server_of(client.base_url)
     report = Resumed()
     mine: list[TaskRecord] = []
-    for record in db.pending():
+    # completed tasks whose images never reached the disk (a failed download) count too
+    unsaved = [r for r in db.history(status="completed") if not r.all_on_disk]
+    for record in [*db.pending(), *unsaved]:
         if server_of(record.base_url) == current:
             mine.append(record)
         elif _simulator_gone(record):

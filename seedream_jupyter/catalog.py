@@ -57,6 +57,7 @@ DEFAULT_ASPECT_RATIO: Final = "1:1"
 DEFAULT_RESOLUTION: Final = "2K"
 DEFAULT_WATERMARK: Final = False
 DEFAULT_OUTPUT_FORMAT: Final = "jpeg"
+DEFAULT_GROUP_SIZE: Final = 4
 DEFAULTS: Final = MappingProxyType(
     {
         "action": DEFAULT_ACTION,
@@ -176,6 +177,10 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
 )
 
 MODEL_IDS: Final = tuple(MODELS)
+RESOLUTIONS: Final = tuple(
+    sorted({r for spec in MODELS.values() for r in spec.resolutions}, key=lambda r: int(r[:-1]))
+)
+OUTPUT_FORMATS: Final = tuple(dict.fromkeys(f for s in MODELS.values() for f in s.output_formats))
 ALIASES: Final[Mapping[str, str]] = MappingProxyType(
     {alias: spec.id for spec in MODELS.values() for alias in spec.aliases}
 )
@@ -204,6 +209,15 @@ def suggest_model(name: str) -> str | None:
 
 def models_supporting(action: str) -> tuple[str, ...]:
     return tuple(spec.id for spec in MODELS.values() if spec.supports(action))
+
+
+def ratio_exceptions() -> dict[str, tuple[str, ...]]:
+    """Ratios that some models lack, with the models that lack them."""
+    return {
+        ratio: missing
+        for ratio in ASPECT_RATIOS
+        if (missing := tuple(s.id for s in MODELS.values() if ratio not in s.aspect_ratios))
+    }
 
 
 def nearest_ratio(width: int, height: int, allowed: tuple[str, ...]) -> str:

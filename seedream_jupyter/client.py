@@ -230,7 +230,12 @@ class AsyncClient:
         if not self._settings.api_key:
             return {}
         target = httpx.URL(url)
-        if target.is_absolute_url and target.host != httpx.URL(self.base_url).host:
+        api = httpx.URL(self.base_url)
+        if target.is_absolute_url and (target.scheme, target.host, target.port) != (
+            api.scheme,
+            api.host,
+            api.port,
+        ):
             return {}
         return {"Authorization": f"Bearer {self._settings.api_key}"}
 
@@ -403,9 +408,15 @@ class AsyncClient:
         last: Task | None = None
         if just_submitted:
             delay = self._poll().next_delay(None, samples)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(delay if deadline is None else min(delay, timeout or 0.0))
         while True:
-            task = await self.get(task_id)
+            # A look retries with backoff; it must not outlast the caller's timeout either.
+            remaining = None if deadline is None else max(1.0, deadline - time.monotonic())
+            try:
+                task = await asyncio.wait_for(self.get(task_id), remaining)
+            except asyncio.TimeoutError:
+                state = str(last.status) if last is not None else None
+                raise TaskTimeoutError(task_id, time.monotonic() - started, state) from None
             last = task
             now = time.monotonic()
             if task.status is TaskStatus.QUEUED:
@@ -456,7 +467,9 @@ class AsyncClient:
                 )
             data = response.content
             expected = response.headers.get("content-length")
-            complete = expected is None or int(expected) == len(data)
+            # Content-Length counts bytes on the wire (before any gzip decoding).
+            wire_sizes = (len(data), response.num_bytes_downloaded)
+            complete = expected is None or int(expected) in wire_sizes
             if complete and sniff_image_format(data[:16]) is not None:
                 return data
             if attempt >= self.max_retries:

@@ -101,17 +101,18 @@ class Settings:
 
 
 def resolve(api_key: str | None = None, base_url: str | None = None) -> Settings:
-    """Settings from arguments, then environment, then defaults.
+    """Settings from arguments, then environment, then defaults (``api_key=""``: no key).
 
     With no key anywhere and no explicit base URL (or with SEEDREAM_SIMULATOR=1),
     the embedded simulator serves.
     """
     register_secret(api_key)
+    # api_key="" means "no key" explicitly; None means "look in the environment".
+    key = read_api_key() if api_key is None else (api_key or None)
     if base_url is not None:
-        return Settings(api_key or read_api_key(), normalize_base_url(base_url), False)
+        return Settings(key, normalize_base_url(base_url), False)
     if simulator_forced():
         return Settings(None, None, True)
-    key = api_key or read_api_key()
     env_url = _env(ENV_BASE_URL)
     if key is None and env_url is None:
         return Settings(None, None, True)

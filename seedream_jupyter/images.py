@@ -124,7 +124,6 @@ def thumbnail(img: PILImage.Image, max_side: int = 512) -> PILImage.Image:
     from PIL import Image
 
     small = img.copy()
-    small.draft("RGB", (max_side, max_side))  # fast JPEG downscale where possible
     small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return small
 

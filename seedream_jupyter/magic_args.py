@@ -115,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
         "-r",
         "--resolution",
         metavar="RES",
-        help="1K 2K 3K 4K (what the model offers); default: %%config SeedreamMagic.resolution",
+        help=f"{' '.join(catalog.RESOLUTIONS)} (what the model offers); "
+        "default: %%config SeedreamMagic.resolution",
     )
     p.add_argument(
         "-i",
@@ -140,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--format",
-        choices=("jpeg", "jpg", "png"),
+        choices=(*catalog.OUTPUT_FORMATS, "jpg"),
         help="output format (png on models that offer it)",
     )
     p.add_argument("--watermark", action="store_true", help="add the provider's watermark")
@@ -360,9 +361,8 @@ def _models_block() -> str:
 
 
 def _resolutions_block() -> str:
-    order = ["1K", "2K", "3K", "4K"]
     lines = []
-    for res in order:
+    for res in catalog.RESOLUTIONS:
         owners = [
             s.id.removeprefix("doubao-seedream-")
             for s in catalog.MODELS.values()

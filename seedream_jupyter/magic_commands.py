@@ -65,7 +65,13 @@ def models_table() -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     notes = [f"{spec.id}: {spec.summary}" for spec in catalog.MODELS.values()]
-    ratios = f"aspect ratios: {' '.join(catalog.ASPECT_RATIOS)} (9:21 not on 5.0-lite)"
+    missing = "; ".join(
+        f"{ratio} not on {', '.join(m.removeprefix('doubao-seedream-') for m in models)}"
+        for ratio, models in catalog.ratio_exceptions().items()
+    )
+    ratios = f"aspect ratios: {' '.join(catalog.ASPECT_RATIOS)}" + (
+        f" ({missing})" if missing else ""
+    )
     return "\n".join([*lines, "", *notes, ratios])
 
 

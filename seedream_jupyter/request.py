@@ -132,7 +132,8 @@ class GenerationRequest:
             set_(self, "action", "group")
         if self.action == "group" and self.max_images is None:
             n_is_int = isinstance(self.n, int) and not isinstance(self.n, bool)
-            set_(self, "max_images", self.n if n_is_int and self.n > 1 else 4)
+            group_size = self.n if n_is_int and self.n > 1 else catalog.DEFAULT_GROUP_SIZE
+            set_(self, "max_images", group_size)
         self._validate(spec)
 
     # -- validation -------------------------------------------------------------------
@@ -294,6 +295,8 @@ class GenerationRequest:
         if payload.get("sequential_image_generation") == "auto":
             kwargs["action"] = "group"
             kwargs["max_images"] = (
-                options.get("max_images", 4) if isinstance(options, Mapping) else 4
+                options.get("max_images", catalog.DEFAULT_GROUP_SIZE)
+                if isinstance(options, Mapping)
+                else catalog.DEFAULT_GROUP_SIZE
             )
         return cls(**kwargs)

@@ -9,6 +9,7 @@ and the sync endpoint's ``poll_url``.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +48,11 @@ _STATUS_ALIASES: dict[str, TaskStatus] = {s.value: s for s in TaskStatus} | {
     "complete": TaskStatus.COMPLETED,
     "error": TaskStatus.FAILED,
     "canceled": TaskStatus.CANCELLED,
+    # terminal words some gateways use: treated as failures, not polled forever
+    "expired": TaskStatus.FAILED,
+    "rejected": TaskStatus.FAILED,
+    "timeout": TaskStatus.FAILED,
+    "timed_out": TaskStatus.FAILED,
 }
 
 
@@ -120,18 +126,16 @@ class Task:
     def from_json(cls, data: object, *, task_id: str | None = None) -> Task:
         """Parse any known task shape; ``task_id`` fills in when the body lacks one."""
         if isinstance(data, str) and data:
-            return cls(task_id=data)
+            return cls(task_id=_checked_id(data))
         if not isinstance(data, Mapping):
             raise ValueError(f"expected a task object, got {type(data).__name__}")
         body: Mapping[str, Any] = data
         inner = body.get("data")
         if isinstance(inner, str) and inner and "task_id" not in body:
-            return cls(task_id=inner, raw=dict(body))  # old envelope {"code", "data": id}
+            return cls(task_id=_checked_id(inner), raw=dict(body))  # old envelope {"code", "data"}
         if isinstance(inner, Mapping) and "task_id" not in body:
             body = inner
-        found = body.get("task_id") or body.get("id") or task_id
-        if not isinstance(found, str) or not found:
-            raise ValueError("the response carries no task_id")
+        found = _checked_id(body.get("task_id") or body.get("id") or task_id)
         status = TaskStatus.parse(body.get("status"))
         error = body.get("error")
         code = message = None
@@ -162,6 +166,18 @@ class Task:
             refunded=refunded if isinstance(refunded, bool) else None,
             raw=dict(body),
         )
+
+
+# Ids become URL paths and file names: letters, digits, '.', '_' and '-' only.
+_TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _checked_id(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("the response carries no task_id")
+    if not _TASK_ID.fullmatch(value):
+        raise ValueError(f"the task id {value[:60]!r} has unexpected characters")
+    return value
 
 
 def _opt_str(value: object) -> str | None:

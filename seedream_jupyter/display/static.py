@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
 
-from .. import errors
+from .. import errors, results
 
 if TYPE_CHECKING:
     from ..request import GenerationRequest
 
-SIMULATED_MARK: Final = "SIMULATED"
+SIMULATED_MARK: Final = results.SIMULATED_MARK
 ACTIVE_STATES: Final = frozenset({"submitting", "queued", "processing", "downloading"})
 TERMINAL_STATES: Final = frozenset(
     {"completed", "failed", "cancelled", "detached", "timeout", "error"}

@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -37,7 +37,7 @@ class SimConfig:
     speed: float = 1.0
     faults: str | None = None
     fault_seed: int = 0
-    api_key: str | None = None
+    api_key: str | None = field(default=None, repr=False)
     url_ttl: float = float(catalog.RESULT_URL_TTL_SECONDS)
     queue_seconds: float | None = None
     sync_timeout: float | None = None  # default: 30 s / speed

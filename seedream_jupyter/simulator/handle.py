@@ -121,6 +121,7 @@ def start(
     queue_seconds: float | None = None,
     sync_timeout: float | None = None,
     verbose: bool = False,
+    record_limit: int = 10_000,
 ) -> SimulatorHandle:
     """Start a simulator on a background thread; it is listening when this returns.
 
@@ -129,7 +130,8 @@ def start(
     ``Authorization: Bearer <key>``; result URLs expire ``url_ttl`` seconds after completion;
     ``queue_seconds`` keeps every task queued that long (absolute seconds, not scaled), so a
     test can cancel it; ``sync_timeout`` is the default wait of ``POST /v1/tasks/sync``
-    (default 30 s / speed; the ``?timeout=`` query parameter overrides it per request).
+    (default 30 s / speed; the ``?timeout=`` query parameter overrides it per request);
+    ``record_limit`` bounds how many requests ``handle.requests`` keeps.
     """
     config = SimConfig(
         speed=speed,
@@ -140,6 +142,7 @@ def start(
         queue_seconds=queue_seconds,
         sync_timeout=sync_timeout,
         verbose=verbose,
+        record_limit=record_limit,
     )
     sim = Simulator(config)
     try:
@@ -151,6 +154,7 @@ def start(
 
 
 _shared: SimulatorHandle | None = None
+_SHARED_RECORD_LIMIT = 200
 _shared_lock = threading.Lock()
 
 
@@ -188,6 +192,7 @@ def shared() -> SimulatorHandle:
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
-            _shared = start(speed=_shared_speed())
+            # a long notebook session must not keep every request body (data URIs) in memory
+            _shared = start(speed=_shared_speed(), record_limit=_SHARED_RECORD_LIMIT)
             atexit.register(_shared.stop)
         return _shared

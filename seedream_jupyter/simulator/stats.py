@@ -18,7 +18,7 @@ class RecordedRequest:
     path: str
     query: str
     scope: str | None  # submit / sync / get / cancel / download, or None for other paths
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)  # holds the bearer key verbatim
     body: bytes
     time: float = field(default_factory=time.time)
     status: int | None = None  # the HTTP status answered (None while in flight or dropped)

@@ -415,3 +415,30 @@ def test_import_core_modules_is_light() -> None:
         "sj.Client, sj.GenerationRequest, sj.Result, sj.MODELS, sj.ValidationError"
     )
     assert _modules_after(statement) == set()
+
+
+def test_a_budget_holds_for_concurrent_jobs(
+    server: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.image_size = (16, 16)
+    monkeypatch.setenv("SEEDREAM_BUDGET_USD", "0.07")  # two images at $0.02975, not three
+    jobs = [api.start(GenerationRequest(prompt=f"p{i}"), client=client) for i in range(4)]
+    outcomes: list[object] = []
+    for job in jobs:
+        try:
+            outcomes.append(job.wait(30))
+        except sj.BudgetExceededError as exc:
+            outcomes.append(exc)
+    refused = [o for o in outcomes if isinstance(o, sj.BudgetExceededError)]
+    assert len(server.submits) == 2 and len(refused) == 2
+    assert "left" in str(refused[0])
+
+
+def test_a_budget_without_history_sends_nothing(
+    server: Any, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEEDREAM_BUDGET_USD", "5")
+    monkeypatch.setattr(api, "default_store", lambda: None)
+    with pytest.raises(sj.BudgetExceededError, match="SEEDREAM_HOME"):
+        sj.generate("x", client=client)
+    assert server.submits == []

@@ -995,3 +995,13 @@ def test_the_key_goes_only_to_the_api_host_never_to_image_hosts() -> None:
     client.download("http://api.example/files/0.jpeg")
     assert seen["api.example"] == "Bearer sk-only-for-the-api"
     assert seen["cdn.example"] is None
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.example:8443/files/0.jpeg", "http://api.example/files/0.jpeg"]
+)
+def test_the_key_is_not_sent_to_another_port_or_over_plain_http(url: str) -> None:
+    client = Client(api_key="sk-scoped-key", base_url="https://api.example")
+    assert client.aio._auth_for(url) == {}
+    assert client.aio._auth_for("https://api.example/v1/tasks/t_1") != {}
+    assert client.aio._auth_for("/v1/tasks/t_1") != {}

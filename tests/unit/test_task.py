@@ -345,3 +345,14 @@ def test_task_is_frozen_and_raw_not_compared() -> None:
     assert a == b
     with pytest.raises(AttributeError):
         a.status = TaskStatus.COMPLETED  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("bad", ["../../etc/x", "task/1?x=1", "a b", "", "é"])
+def test_task_ids_that_would_escape_paths_or_urls_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError):
+        Task.from_json({"task_id": bad, "status": "queued"})
+
+
+@pytest.mark.parametrize("word", ["expired", "rejected", "timeout", "timed_out"])
+def test_terminal_words_of_other_gateways_are_failures(word: str) -> None:
+    assert Task.from_json({"task_id": "t_1", "status": word}).status is TaskStatus.FAILED
