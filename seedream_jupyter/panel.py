@@ -1,0 +1,393 @@
+"""Panel: a form (``panel_form``) above a stack of TaskViews, newest first.
+
+    panel = sj.Panel()
+    panel                 # shows the form; fill it in and click Generate (or Ctrl/Cmd+Enter)
+    panel.results         # every Result this panel produced, in completion order
+    panel.last            # the most recent one
+
+Generate never blocks the kernel: ``api.start`` hands the job to the package's loop
+thread and returns at once, so the form stays usable and several runs can be in
+flight, each with its own TaskView (live progress and a Cancel button that works:
+the panel's cell has long returned, so the click reaches the kernel at once). A run's
+outcome arrives on the loop thread through ``Job.subscribe``; its Result is appended
+to ``panel.results`` and its controls ("→ variable", "save") come alive.
+
+Nothing raised by a click escapes into the void: every handler reports its error in
+the panel (validation, auth, balance, failed task...), and the panel keeps working.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import keyword
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+import ipywidgets as widgets
+
+from . import api
+from .api import SIMULATOR_NOTICE, Job
+from .errors import SeedreamError, ValidationError, redact
+from .panel_form import PanelForm, quiet_html
+from .request import GenerationRequest
+from .results import Result
+
+if TYPE_CHECKING:
+    from .client import Client
+
+__all__ = ["Panel", "PanelRun"]
+
+logger = logging.getLogger("seedream_jupyter")
+DEFAULT_SAVE_DIR: Final = "seedream-images"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _message_html(text: str, kind: str = "info") -> str:
+    """One escaped message block (``kind``: info, ok, error)."""
+    if not text:
+        return ""
+    color = {
+        "info": "var(--jp-ui-font-color2, #555)",
+        "ok": "var(--jp-success-color1, #2e7d32)",
+        "error": "var(--jp-error-color1, #c62828)",
+    }[kind]
+    return quiet_html(
+        text, f"sjp-msg sjp-{kind}", f"color: {color}; white-space: pre-wrap; line-height: 1.4"
+    )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _images(count: int) -> str:
+    return _plural(count, "image")
+
+
+def describe_error(exc: BaseException) -> str:
+    """A readable one-paragraph message for any error a click can raise."""
+    if isinstance(exc, ValidationError):
+        return f"Not sent — {exc.field}: {exc.allowed} (got {exc.value!r})."
+    if isinstance(exc, SeedreamError):
+        return str(exc)
+    return redact(f"{type(exc).__name__}: {exc}")
+
+
+class PanelRun:
+    """One Generate click: its Job, its TaskView and the controls for its Result."""
+
+    def __init__(self, panel: Panel, job: Job, view: Any) -> None:
+        self.panel = panel
+        self.job = job
+        self.view = view
+        self.result: Result | None = None
+        self.index: int | None = None  # position in panel.results once completed
+        self._lock = threading.Lock()
+        self._settled = False
+
+        self.label = widgets.Label("")
+        self.label.add_class("sjp-run-label")
+        self.variable = widgets.Text(
+            placeholder="variable name", layout=widgets.Layout(width="150px")
+        )
+        self.variable.add_class("sjp-var-name")
+        self.to_variable = widgets.Button(
+            description="→ variable",
+            tooltip="store this Result in a notebook variable",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.to_variable.add_class("sjp-to-var")
+        self.save_dir = widgets.Text(
+            value=panel.save_dir, placeholder="folder", layout=widgets.Layout(width="180px")
+        )
+        self.save_dir.add_class("sjp-save-dir")
+        self.save = widgets.Button(
+            description="save",
+            tooltip="save the full-size images into this folder",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.save.add_class("sjp-save")
+        self.dismiss = widgets.Button(
+            description="✕",
+            tooltip="remove this run from the panel (its Result stays in panel.results)",
+            layout=widgets.Layout(width="32px"),
+        )
+        self.dismiss.add_class("sjp-dismiss")
+        self.message = widgets.HTML("")
+        self.message.add_class("sjp-run-message")
+        safe = functools.partial(panel._safe, target=self.message)
+        self.to_variable.on_click(safe(lambda _b: self.assign(str(self.variable.value))))
+        self.save.on_click(safe(lambda _b: self.save_images(str(self.save_dir.value))))
+        self.dismiss.on_click(safe(lambda _b: panel.remove_run(self)))
+
+        self.label.value = "running…"
+        for w in (self.variable, self.to_variable, self.save_dir, self.save):
+            w.disabled = True
+        self.controls = widgets.HBox(
+            [
+                self.label,
+                self.variable,
+                self.to_variable,
+                self.save_dir,
+                self.save,
+                widgets.Box(layout=widgets.Layout(flex="1")),
+                self.dismiss,
+            ],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+        )
+        self.controls.add_class("sjp-run-controls")
+        self.box = widgets.VBox(
+            [view, self.controls, self.message], layout=widgets.Layout(margin="0 0 10px 0")
+        )
+        self.box.add_class("sjp-run")
+        job.subscribe(self._on_job)
+
+    @property
+    def state(self) -> str:
+        return str(self.job.state)
+
+    def _on_job(self, job: Job) -> None:
+        """Called on the loop thread at every change; acts once, when the job ends."""
+        with self._lock:
+            if self._settled or (job.result is None and job.error is None):
+                return
+            self._settled = True
+        try:
+            if job.result is not None:
+                self.result = job.result
+                self.index = self.panel._add_result(job.result)
+                self.label.value = f"{_images(len(job.result))} · panel.results[{self.index}]"
+                for w in (self.variable, self.to_variable, self.save_dir, self.save):
+                    w.disabled = False
+            else:
+                self.label.value = f"{job.state}: no images"
+        except Exception:  # a listener must never break the job
+            logger.exception("panel: recording a result failed")
+
+    def assign(self, name: str) -> None:
+        """Store this run's Result in the notebook namespace as ``name``."""
+        name = name.strip()
+        if self.result is None:
+            self.message.value = _message_html("No result yet: wait for the run to complete.")
+            return
+        if not name.isidentifier() or keyword.iskeyword(name):
+            self.message.value = _message_html(
+                f"{name!r} is not a valid Python variable name.", "error"
+            )
+            return
+        from IPython.core.getipython import get_ipython
+
+        shell = get_ipython()  # type: ignore[no-untyped-call]
+        if shell is None:
+            self.message.value = _message_html("No IPython shell: use panel.results.", "error")
+            return
+        shell.user_ns[name] = self.result
+        self.message.value = _message_html(
+            f"{name} = panel.results[{self.index}] ({_images(len(self.result))})", "ok"
+        )
+
+    def save_images(self, directory: str) -> list[Path]:
+        """Save this run's full-size images into ``directory``."""
+        if self.result is None:
+            self.message.value = _message_html("No result yet: wait for the run to complete.")
+            return []
+        directory = directory.strip() or self.panel.save_dir
+        paths = self.result.save(directory)
+        where = paths[0].parent.resolve() if paths else Path(directory).resolve()
+        self.message.value = _message_html(f"saved {_plural(len(paths), 'file')} to {where}", "ok")
+        return paths
+
+
+class Panel:
+    """A form that generates without blocking, above a stack of runs (newest first)."""
+
+    def __init__(
+        self,
+        prompt: str = "",
+        *,
+        model: str | None = None,
+        client: Client | None = None,
+        timeout: float | None = 300.0,
+        cache: bool = True,
+        thumb_size: int = 512,
+        save_dir: str = DEFAULT_SAVE_DIR,
+    ) -> None:
+        self.client = client
+        self.timeout = timeout
+        self.cache = cache
+        self.thumb_size = thumb_size
+        self.save_dir = save_dir
+        self.results: list[Result] = []
+        self.runs: list[PanelRun] = []
+        self._lock = threading.Lock()
+
+        self.form = PanelForm(prompt=prompt, model=model)
+        self.generate_button = widgets.Button(
+            description="Generate",
+            button_style="primary",
+            tooltip="generate (Ctrl/Cmd+Enter in the prompt)",
+            layout=widgets.Layout(width="120px"),
+        )
+        self.generate_button.add_class("sjp-generate")
+        self.show_request = widgets.ToggleButton(
+            value=False,
+            description="show request",
+            tooltip="the JSON that Generate would send",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.show_request.add_class("sjp-show-request")
+        self.message = widgets.HTML("")
+        self.message.add_class("sjp-message")
+        self.request_view = widgets.HTML("")
+        self.request_view.add_class("sjp-request")
+        self.banner = widgets.HTML("")
+        self.banner.add_class("sjp-banner")
+        self.runs_box = widgets.VBox([])
+        self.runs_box.add_class("sjp-runs")
+
+        self.generate_button.on_click(self._safe(lambda _b: self.generate()))
+        self.form.prompt.on_submit(self._safe(self.generate))
+        self.show_request.observe(self._safe(lambda _c: self._refresh_request()), names="value")
+        self.form.observe(self._safe(self._on_form_change))
+        self.form.prompt.observe(self._safe(lambda _c: self._on_form_change()), names="value")
+
+        self._update_banner()
+        actions = widgets.HBox(
+            [self.generate_button, self.show_request, self.form.cost],
+            layout=widgets.Layout(align_items="center", flex_flow="row wrap"),
+        )
+        self.widget = widgets.VBox(
+            [self.banner, self.form.box, actions, self.message, self.request_view, self.runs_box],
+            layout=widgets.Layout(max_width="980px"),
+        )
+        self.widget.add_class("sjp-panel")
+
+    # -- public --------------------------------------------------------------------------
+    @property
+    def last(self) -> Result | None:
+        """The most recently completed Result, or None."""
+        with self._lock:
+            return self.results[-1] if self.results else None
+
+    @property
+    def simulated(self) -> bool:
+        client = self.client or api.default_client()
+        return bool(client.simulated)
+
+    def request(self) -> GenerationRequest:
+        """The validated request the form describes (ValidationError names what to fix)."""
+        return self.form.request()
+
+    def request_json(self) -> str:
+        """The JSON Generate would send (long data: URIs shortened)."""
+        return json.dumps(self.request().describe_payload(), indent=2, ensure_ascii=False)
+
+    def generate(self) -> PanelRun | None:
+        """Validate the form and start a run; returns it (None when the form is invalid)."""
+        try:
+            request = self.request()
+        except ValidationError as exc:
+            self.message.value = _message_html(describe_error(exc), "error")
+            return None
+        job = api.start(request, client=self.client, timeout=self.timeout, cache=self.cache)
+        view = self._make_view(job)
+        run = PanelRun(self, job, view)
+        with self._lock:
+            self.runs.append(run)
+        self.runs_box.children = (run.box, *self.runs_box.children)
+        self.message.value = ""
+        self._update_banner()
+        return run
+
+    def remove_run(self, run: PanelRun) -> None:
+        """Take a run off the panel (its Result, if any, stays in ``results``)."""
+        self.runs_box.children = tuple(c for c in self.runs_box.children if c is not run.box)
+
+    def _make_view(self, job: Job) -> Any:
+        from .display import TaskView
+
+        return TaskView(job, thumb_size=self.thumb_size)
+
+    def _add_result(self, result: Result) -> int:
+        with self._lock:
+            self.results.append(result)
+            return len(self.results) - 1
+
+    # -- handlers ------------------------------------------------------------------------
+    def _safe(self, fn: F, target: widgets.HTML | None = None) -> F:
+        """Wrap a UI handler so that any error is shown in the panel instead of lost."""
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                logger.warning(
+                    "panel: %s failed", getattr(fn, "__name__", "handler"), exc_info=True
+                )
+                (target or self.message).value = _message_html(describe_error(exc), "error")
+                return None
+
+        return wrapper  # type: ignore[return-value]
+
+    def _on_form_change(self) -> None:
+        if self.show_request.value:
+            self._refresh_request()
+
+    def _refresh_request(self) -> None:
+        if not self.show_request.value:
+            self.request_view.value = ""
+            return
+        try:
+            text = self.request_json()
+        except ValidationError as exc:
+            self.request_view.value = _message_html(describe_error(exc), "error")
+            return
+        self.request_view.value = (
+            '<pre class="sjp-json" style="margin: 4px 0; padding: 6px 8px; '
+            "background: var(--jp-layout-color2, #f5f5f5); "
+            "color: var(--jp-content-font-color1, inherit); "
+            'white-space: pre-wrap; word-break: break-all">'
+            f"POST /v1/tasks\n{html.escape(text)}</pre>"
+        )
+
+    def _update_banner(self) -> None:
+        try:
+            simulated = self.simulated
+        except Exception:  # settings errors surface on Generate
+            simulated = False
+        self.banner.value = (
+            quiet_html(
+                SIMULATOR_NOTICE,
+                "sjp-sim",
+                "padding: 4px 8px; margin-bottom: 4px; "
+                "border-left: 4px solid var(--jp-warn-color1, #f57c00); "
+                "background: var(--jp-warn-color3, #fff3e0); color: var(--jp-ui-font-color1, #222)",
+            )
+            if simulated
+            else ""
+        )
+
+    # -- display -------------------------------------------------------------------------
+    def summary(self) -> str:
+        with self._lock:
+            runs, results = len(self.runs), len(self.results)
+        return (
+            f"Seedream panel (a live widget: run the cell to use it) · {runs} run(s), "
+            f"{results} result(s) in panel.results"
+        )
+
+    def __repr__(self) -> str:
+        return f"<Panel {len(self.runs)} runs, {len(self.results)} results>"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        data = dict(data or {})
+        data["text/plain"] = self.summary()
+        return data, dict(metadata or {})
