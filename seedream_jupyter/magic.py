@@ -129,12 +129,12 @@ class SeedreamMagic(Magics):
         return size
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call]
+        super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
         # the last jobs started by this magic, oldest first (bounded: jobs hold image bytes)
         self.jobs: collections.deque[Job] = collections.deque(maxlen=20)
 
     # -- the magic ---------------------------------------------------------------------------
-    @line_cell_magic  # type: ignore[untyped-decorator]
+    @line_cell_magic  # type: ignore[untyped-decorator,unused-ignore]
     def seedream(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return magic_commands.run(self, line)
@@ -274,7 +274,7 @@ class SeedreamMagic(Magics):
         from .display.taskview import TaskView
 
         view = TaskView(job, thumb_size=self.thumbnail_size, blocking=not args.background)
-        handle = display(view, display_id=True)  # type: ignore[no-untyped-call]
+        handle = display(view, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
 
         def refresh(v: TaskView) -> None:
             if handle is not None:

@@ -182,7 +182,7 @@ class PanelRun:
             return
         from IPython.core.getipython import get_ipython
 
-        shell = get_ipython()  # type: ignore[no-untyped-call]
+        shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
         if shell is None:
             self.message.value = _message_html("No IPython shell: use panel.results.", "error")
             return

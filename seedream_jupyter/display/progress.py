@@ -59,7 +59,7 @@ class NotebookProgress:
         self._started = time.time()
         self._last: dict[str, str] | None = None
         placeholder = {"text/plain": f"{title}: starting"}
-        self._handle: Any = display(placeholder, raw=True, display_id=True)  # type: ignore[no-untyped-call]
+        self._handle: Any = display(placeholder, raw=True, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
 
     def add(self, job: JobLike) -> None:
         self.jobs.append(job)
@@ -79,7 +79,7 @@ def notebook_progress(title: str) -> NotebookProgress | None:
     """A progress view when running in a Jupyter kernel, else None (scripts stay quiet)."""
     from IPython.core.getipython import get_ipython
 
-    shell = get_ipython()  # type: ignore[no-untyped-call]
+    shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
     if shell is None or not hasattr(shell, "kernel"):
         return None
     return NotebookProgress(title)
