@@ -14,6 +14,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import sys
 import threading
 import time
 import warnings
@@ -587,10 +588,24 @@ def _wait_first(
             return done
 
 
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def _user_stacklevel() -> int:
+    """The ``warnings`` stacklevel of the first caller outside this package, for whoever
+    calls this function and then ``warnings.warn``: the warning names the user's line."""
+    frame = sys._getframe(2)
+    level = 2
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _warn_if_simulated(result: Result | ResultSet) -> None:
     simulated = result.simulated if isinstance(result, Result) else any(r.simulated for r in result)
     if simulated:
-        warnings.warn(SIMULATOR_NOTICE, SimulatorWarning, stacklevel=3)
+        warnings.warn(SIMULATOR_NOTICE, SimulatorWarning, stacklevel=_user_stacklevel())
 
 
 def _start_shown(request: GenerationRequest, **options: Any) -> tuple[Job, ProgressView | None]:
@@ -815,7 +830,8 @@ def batch(
     if result_set.failures:
         listing = "; ".join(f"{k}: {v}" for k, v in result_set.failures.items())
         warnings.warn(
-            f"{len(result_set.failures)} of {len(prepared)} failed: {listing}", stacklevel=2
+            f"{len(result_set.failures)} of {len(prepared)} failed: {listing}",
+            stacklevel=_user_stacklevel(),
         )
     _warn_if_simulated(result_set)
     return result_set

@@ -174,7 +174,7 @@ def test_fixed_seed_repeats_the_same_image_from_cache(
     assert again.from_cache and simulator.stats.submits == 1
     fresh = sj.generate("a red fox", seed=42, client=client, cache=False)
     assert simulator.stats.submits == 2
-    assert list(first.images[0].getdata())[:500] == list(fresh.images[0].getdata())[:500]
+    assert first.images[0].tobytes() == fresh.images[0].tobytes()
 
 
 def test_agenerate_works_inside_a_running_loop(client: sj.Client) -> None:
@@ -205,11 +205,12 @@ def test_no_key_uses_the_embedded_simulator_and_says_so() -> None:
     assert out.stdout.strip() == "(2560, 1440) True True"
 
 
-def test_simulated_results_warn(client: sj.Client) -> None:
+def test_simulated_results_warn_at_the_callers_line(client: sj.Client) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sj.generate("x", client=client)
-    assert any(issubclass(w.category, sj.SimulatorWarning) for w in caught)
+        sj.edit(png_bytes((1, 2, 3)), "x", client=client)
+    (warning,) = [w for w in caught if issubclass(w.category, sj.SimulatorWarning)]
+    assert warning.filename == __file__
 
 
 def test_the_key_never_reaches_the_store_or_files(client: sj.Client, tmp_path: object) -> None:
