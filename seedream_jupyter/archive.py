@@ -509,13 +509,15 @@ def spend(
     simulated: bool | None = None,
     model: str | None = None,
     store: Store | None = None,
+    budget_usd: float | None = None,
 ) -> SpendTable:
     """Estimated spend by local day and model, real and simulated apart (failed, cancelled
-    and lost tasks excluded). ``days`` limits to the last N days; ``since`` is a timestamp."""
+    and lost tasks excluded). ``days`` limits to the last N days; ``since`` is a timestamp;
+    ``budget_usd`` overrides SEEDREAM_BUDGET_USD for the "left" figure."""
     if days is not None:
         since = max(since or 0.0, time.time() - days * 86400)
     rows = _store(store).spend(since=since, simulated=simulated, model=model)
-    return SpendTable(rows, config.budget_usd())
+    return SpendTable(rows, config.budget_usd(budget_usd))
 
 
 # -- export and prune -----------------------------------------------------------------------------

@@ -354,7 +354,7 @@ def cmd_spend(magic: SeedreamMagic, words: Sequence[str]) -> Any:
     from . import archive
 
     days = _int_arg("spend", words[0]) if words else None
-    return archive.spend(days=days)
+    return archive.spend(days=days, budget_usd=magic.budget_usd)
 
 
 def cmd_export(magic: SeedreamMagic, words: Sequence[str]) -> None:

@@ -380,8 +380,9 @@ def test_history_commands(ip: InteractiveShell, server: FakeServer, tmp_path: Pa
     assert [record.task_id for record in listing.result] == [task_id]
     shown, _ = run(ip, f"%seedream show {task_id}")
     assert isinstance(shown.result, Result) and len(shown.result.images) == 1
+    the_magic(ip).budget_usd = 2.5
     spent, _ = run(ip, "%seedream spend 7")
-    assert spent.success and spent.result is not None
+    assert spent.success and spent.result.budget_usd == 2.5  # %config budget shown
     _, captured = run(ip, f"%seedream export {tmp_path / 'export'}")
     assert "exported 1 image(s)" in captured.stdout
     assert (tmp_path / "export" / "manifest.jsonl").is_file()
