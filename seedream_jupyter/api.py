@@ -251,11 +251,14 @@ class Job:
 
     # -- observers ---------------------------------------------------------------------------
     def subscribe(self, fn: JobListener) -> None:
-        """Call ``fn(job)`` now and on every change (from the loop thread)."""
+        """Call ``fn(job)`` with the current state and on every change (on the loop thread,
+        or right here when the job has already ended)."""
         with self._lock:
             self._listeners.append(fn)
-        # The first call runs on the loop thread too, so no listener runs on two threads at once.
-        _loop.loop().call_soon_threadsafe(self._call, fn)
+        if self.done:  # the loop calls no listener any more: call it here, now
+            self._call(fn)
+        else:  # on the loop thread too, so no listener runs on two threads at once
+            _loop.loop().call_soon_threadsafe(self._call, fn)
 
     def _call(self, fn: JobListener) -> None:
         try:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -442,3 +443,13 @@ def test_a_budget_without_history_sends_nothing(
     with pytest.raises(sj.BudgetExceededError, match="SEEDREAM_HOME"):
         sj.generate("x", client=client)
     assert server.submits == []
+
+
+def test_subscribing_to_an_ended_job_sees_its_end_at_once(server: Any, client: Client) -> None:
+    server.fault("POST", "/v1/tasks", httpx.Response(401, json={"error": {"message": "no"}}))
+    job = api.start(GenerationRequest(prompt="x"), client=client)
+    with pytest.raises(sj.AuthenticationError):
+        job.wait(10)
+    seen: list[str] = []
+    job.subscribe(lambda j: seen.append(j.state))
+    assert seen == ["error"]
