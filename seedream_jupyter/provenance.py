@@ -53,7 +53,8 @@ def read(data: bytes) -> dict[str, Any] | None:
                         found = json.loads(text)
                         return found if isinstance(found, dict) else None
         elif data.startswith(b"\xff\xd8"):
-            for marker, body in _jpeg_segments(data):
+            for marker, start, end in _jpeg_segments(data)[0]:
+                body = data[start + 4 : end]
                 if marker == 0xFE and body.startswith(_COM_PREFIX):
                     found = json.loads(body.decode("utf-8"))
                     return found if isinstance(found, dict) else None
@@ -130,9 +131,10 @@ def _embed_png(data: bytes, meta: Mapping[str, Any]) -> bytes:
 
 
 # -- JPEG -------------------------------------------------------------------------------
-def _jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
-    """(marker, payload) of the header segments up to (not including) the first SOS."""
-    segments: list[tuple[int, bytes]] = []
+def _jpeg_segments(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
+    """(marker, start, end) of each header segment before the first SOS, and where the walk
+    stopped; ValueError for a malformed header."""
+    segments: list[tuple[int, int, int]] = []
     pos = 2
     while pos + 4 <= len(data):
         if data[pos] != 0xFF:
@@ -146,9 +148,9 @@ def _jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
         (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
         if length < 2 or pos + 2 + length > len(data):
             raise ValueError("truncated JPEG segment")
-        segments.append((marker, data[pos + 4 : pos + 2 + length]))
+        segments.append((marker, pos, pos + 2 + length))
         pos += 2 + length
-    return segments
+    return segments, pos
 
 
 def _com_payload(meta: Mapping[str, Any]) -> bytes:
@@ -166,32 +168,19 @@ def _com_payload(meta: Mapping[str, Any]) -> bytes:
 
 
 def _embed_jpeg(data: bytes, meta: Mapping[str, Any]) -> bytes:
-    pos = 2
-    insert_at: int | None = None
-    spans_to_drop: list[tuple[int, int]] = []
     try:
-        while pos + 4 <= len(data):
-            if data[pos] != 0xFF:
-                return data
-            marker = data[pos + 1]
-            if marker == 0xFF:
-                pos += 1
-                continue
-            if marker == 0xDA or 0xD0 <= marker <= 0xD9:
-                break
-            (length,) = struct.unpack(">H", data[pos + 2 : pos + 4])
-            end = pos + 2 + length
-            if length < 2 or end > len(data):
-                return data
-            if marker == 0xFE and data[pos + 4 : end].startswith(_COM_PREFIX):
-                spans_to_drop.append((pos, end))
-            elif insert_at is None and not 0xE0 <= marker <= 0xEF:
-                insert_at = pos  # after the leading APPn segments (JFIF/EXIF stay first)
-            pos = end
-    except struct.error:
-        return data
-    if insert_at is None:
-        insert_at = pos
+        segments, header_end = _jpeg_segments(data)
+    except (ValueError, struct.error):
+        return data  # not a JPEG we can edit safely: leave it as it is
+    # our own earlier comment segments are replaced, so embedding twice changes nothing
+    spans_to_drop = [
+        (s, e) for m, s, e in segments if m == 0xFE and data[s + 4 : e].startswith(_COM_PREFIX)
+    ]
+    # after the leading APPn segments (JFIF/EXIF stay first)
+    insert_at = next(
+        (s for m, s, e in segments if (s, e) not in spans_to_drop and not 0xE0 <= m <= 0xEF),
+        header_end,
+    )
     body = _com_payload(meta)
     segment = b"\xff\xfe" + struct.pack(">H", len(body) + 2) + body
     out = bytearray()
