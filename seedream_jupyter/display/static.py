@@ -297,7 +297,7 @@ _BAR_WIDTH: Final = 24
 
 
 def progress_bar(snap: Snapshot) -> str:
-    if snap.state == "completed":
+    if snap.state in ("completed", "downloading"):  # the server's work is done
         filled = _BAR_WIDTH
     elif snap.state == "processing":
         filled = round(_BAR_WIDTH * snap.progress / 100)
