@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 SIMULATED_MARK = "SIMULATED"
 
 
+def _sheet_bundle(text: str, sheet: PILImage.Image | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A small JPEG contact sheet (never a multi-MB PNG) with alt text, plus the summary."""
+    if sheet is None:
+        return {"text/plain": text}, {}
+    jpeg = base64.b64encode(_images.to_jpeg_bytes(sheet, 75)).decode()
+    alt = {"image/jpeg": {"alt": text.splitlines()[0]}}
+    return {"text/plain": text, "image/jpeg": jpeg}, alt
+
+
 class Result:
     """The images and metadata of one completed task."""
 
@@ -153,12 +162,11 @@ class Result:
             f"{' SIMULATED' if self.simulated else ''}>"
         )
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle: dict[str, Any] = {"text/plain": self.summary()}
-        if len(self):
-            sheet = _images.contact_sheet(self.images, thumb_side=384)
-            bundle["image/jpeg"] = base64.b64encode(_images.to_jpeg_bytes(sheet, 75)).decode()
-        return bundle
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        sheet = _images.contact_sheet(self.images, thumb_side=384) if len(self) else None
+        return _sheet_bundle(self.summary(), sheet)
 
 
 class ResultSet(list[Result]):
@@ -189,10 +197,9 @@ class ResultSet(list[Result]):
     def __repr__(self) -> str:
         return f"<ResultSet {len(self)} results, ≈ ${self.cost_usd:.4f}>"
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         lines = [f"{label}: {r!r}" for label, r in zip(self.labels, self)]
-        bundle: dict[str, Any] = {"text/plain": "\n".join([repr(self), *lines])}
-        if any(len(r) for r in self):
-            sheet = self.grid(thumb_side=256)
-            bundle["image/jpeg"] = base64.b64encode(_images.to_jpeg_bytes(sheet, 75)).decode()
-        return bundle
+        sheet = self.grid(thumb_side=256) if any(len(r) for r in self) else None
+        return _sheet_bundle("\n".join([repr(self), *lines]), sheet)

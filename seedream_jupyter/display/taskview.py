@@ -305,7 +305,7 @@ class TaskView(anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         bundle = super()._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
-        data = dict(data or {})
+        data, metadata = dict(data or {}), dict(metadata or {})
         data["text/plain"] = static.summary_text(self.job)
         try:
             sheet = self.static_jpeg()
@@ -314,4 +314,5 @@ class TaskView(anywidget.AnyWidget):
             sheet = None
         if sheet is not None:
             data["image/jpeg"] = base64.b64encode(sheet).decode("ascii")
-        return data, dict(metadata or {})
+            metadata["image/jpeg"] = {"alt": data["text/plain"].splitlines()[0]}
+        return data, metadata

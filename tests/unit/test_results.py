@@ -149,8 +149,9 @@ def test_thumbnails(image_bytes: Any) -> None:
 
 def test_mimebundle_is_a_small_jpeg_for_two_2k_images(image_bytes: Any) -> None:
     res = make_result(image_bytes, 2, size=(2048, 2048))
-    bundle = res._repr_mimebundle_()
+    bundle, metadata = res._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "image/jpeg"}
+    assert metadata["image/jpeg"]["alt"].startswith("Result")  # alt text for the contact sheet
     assert "image/png" not in bundle
     raw = base64.b64decode(bundle["image/jpeg"])
     assert raw.startswith(b"\xff\xd8\xff")
@@ -162,7 +163,7 @@ def test_mimebundle_is_a_small_jpeg_for_two_2k_images(image_bytes: Any) -> None:
 
 def test_mimebundle_without_images(image_bytes: Any) -> None:
     res = Result(completed(0), GenerationRequest(prompt="x"), image_bytes=[])
-    assert set(res._repr_mimebundle_()) == {"text/plain"}
+    assert set(res._repr_mimebundle_()[0]) == {"text/plain"}
 
 
 def test_simulated_results_say_so(image_bytes: Any) -> None:
@@ -187,7 +188,7 @@ def test_result_set(image_bytes: Any, tmp_path: Path) -> None:
     assert rs.cost_usd == pytest.approx(2 * 0.02975 + 0.0238)
     assert rs.grid(thumb_side=64).size == (2 * 64 + 3 * 6, 48 + 18 + 2 * 6)
     assert len(rs.save(tmp_path)) == 3
-    bundle = rs._repr_mimebundle_()
+    bundle, _ = rs._repr_mimebundle_()
     assert (
         "image/jpeg" in bundle and "fox" in bundle["text/plain"] and "owl" in bundle["text/plain"]
     )
