@@ -111,6 +111,31 @@ class ModelSpec:
     def supports(self, action: str) -> bool:
         return action in self.actions
 
+    def reference_range(self, action: str) -> tuple[int, int]:
+        """How many reference images ``action`` takes on this model: (fewest, most)."""
+        if action == "edit":
+            return 1, 1
+        if action == "image2image":
+            return 1, self.max_reference_images
+        if action == "reference":
+            return self.min_reference_images_for_fusion, self.max_reference_images_for_fusion
+        return 0, self.max_reference_images
+
+    def describe_references(self, action: str) -> str:
+        """``at most 14``, ``exactly one``, ``at least one, at most 14``, ``2 to 10``."""
+        low, high = self.reference_range(action)
+
+        def word(n: int) -> str:
+            return "one" if n == 1 else str(n)
+
+        if low == 0:
+            return f"at most {word(high)}"
+        if low == high:
+            return f"exactly {word(low)}"
+        if low == 1:
+            return f"at least one, at most {word(high)}"
+        return f"{word(low)} to {word(high)}"
+
 
 _ALL_RATIOS = ASPECT_RATIOS
 _NO_ULTRA_TALL = tuple(r for r in ASPECT_RATIOS if r != "9:21")
@@ -205,6 +230,11 @@ def suggest_model(name: str) -> str | None:
     if not close:
         return None
     return ALIASES.get(close[0], close[0])
+
+
+def format_price(usd: float) -> str:
+    """A per-image price with every digit the catalog has: 0.02975, 0.0238."""
+    return f"{usd:.5f}".rstrip("0").rstrip(".")
 
 
 def models_supporting(action: str) -> tuple[str, ...]:

@@ -343,6 +343,14 @@ SeedreamMagic.seedream.__doc__ = magic_args.help_text()
 _loaded: dict[int, SeedreamMagic] = {}
 
 
+def current_magic() -> SeedreamMagic | None:
+    """The %config settings of the running shell, once the extension is loaded."""
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
+    return _loaded.get(id(shell)) if shell is not None else None
+
+
 def load_ipython_extension(ip: Any) -> None:
     """``%load_ext seedream_jupyter``: register %%seedream / %seedream and %config support."""
     if id(ip) in _loaded:

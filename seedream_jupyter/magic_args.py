@@ -339,9 +339,7 @@ def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> tuple
 # -- help ----------------------------------------------------------------------------------------
 
 
-def price(usd: float) -> str:
-    """A per-image price with every digit the catalog has: 0.02975, 0.0238."""
-    return f"{usd:.5f}".rstrip("0").rstrip(".")
+price = catalog.format_price
 
 
 def _models_block() -> str:

@@ -33,7 +33,7 @@ import ipywidgets as widgets
 from . import api
 from .api import SIMULATOR_NOTICE, Job
 from .errors import SeedreamError, ValidationError, redact
-from .panel_form import PanelForm, quiet_html
+from .panel_form import PanelForm, close_tree, quiet_html
 from .request import GenerationRequest
 from .results import Result
 
@@ -216,10 +216,12 @@ class Panel:
         cache: bool = True,
         thumb_size: int = 512,
         save_dir: str = DEFAULT_SAVE_DIR,
+        budget_usd: float | None = None,
     ) -> None:
         self.client = client
         self.timeout = timeout
         self.cache = cache
+        self.budget_usd = budget_usd  # None: %config SeedreamMagic.budget_usd, then the env
         self.thumb_size = thumb_size
         self.save_dir = save_dir
         self.results: list[Result] = []
@@ -294,9 +296,18 @@ class Panel:
         except ValidationError as exc:
             self.message.value = _message_html(describe_error(exc), "error")
             return None
-        job = api.start(request, client=self.client, timeout=self.timeout, cache=self.cache)
-        view = self._make_view(job)
-        run = PanelRun(self, job, view)
+        job = api.start(
+            request,
+            client=self.client,
+            timeout=self.timeout,
+            cache=self.cache,
+            budget_usd=self._budget(),
+        )
+        try:
+            run = PanelRun(self, job, self._make_view(job))
+        except Exception:
+            job.cancel()  # a run nobody can see must not go on to be billed
+            raise
         with self._lock:
             self.runs.append(run)
         self.runs_box.children = (run.box, *self.runs_box.children)
@@ -304,9 +315,24 @@ class Panel:
         self._update_banner()
         return run
 
+    def _budget(self) -> float | None:
+        if self.budget_usd is not None:
+            return self.budget_usd
+        from .magic import current_magic
+
+        magic = current_magic()
+        return magic.budget_usd if magic is not None else None
+
     def remove_run(self, run: PanelRun) -> None:
-        """Take a run off the panel (its Result, if any, stays in ``results``)."""
+        """Take a finished run off the panel (its Result, if any, stays in ``results``)."""
+        if not run.job.done:
+            run.message.value = _message_html("still running: Cancel it first, or wait", "error")
+            return
         self.runs_box.children = tuple(c for c in self.runs_box.children if c is not run.box)
+        with self._lock:
+            if run in self.runs:
+                self.runs.remove(run)
+        close_tree(run.box)
 
     def _make_view(self, job: Job) -> Any:
         from .display import TaskView
@@ -327,9 +353,8 @@ class Panel:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                logger.warning(
-                    "panel: %s failed", getattr(fn, "__name__", "handler"), exc_info=True
-                )
+                # the readable message is in the panel; details only for debugging
+                logger.debug("panel: %s failed", getattr(fn, "__name__", "handler"), exc_info=True)
                 (target or self.message).value = _message_html(describe_error(exc), "error")
                 return None
 
@@ -349,7 +374,8 @@ class Panel:
             self.request_view.value = _message_html(describe_error(exc), "error")
             return
         self.request_view.value = (
-            '<pre class="sjp-json" style="margin: 4px 0; padding: 6px 8px; '
+            '<pre class="sjp-json mathjax_ignore tex2jax_ignore" style="margin: 4px 0; '
+            "padding: 6px 8px; "
             "background: var(--jp-layout-color2, #f5f5f5); "
             "color: var(--jp-content-font-color1, inherit); "
             'white-space: pre-wrap; word-break: break-all">'
@@ -375,11 +401,10 @@ class Panel:
 
     # -- display -------------------------------------------------------------------------
     def summary(self) -> str:
-        with self._lock:
-            runs, results = len(self.runs), len(self.results)
+        # shown where widgets are not (a saved notebook): counts would be stale there
         return (
-            f"Seedream panel (a live widget: run the cell to use it) · {runs} run(s), "
-            f"{results} result(s) in panel.results"
+            "Seedream panel (a live widget: run the cell to use it); its results are in "
+            "panel.results and in sj.history()"
         )
 
     def __repr__(self) -> str:

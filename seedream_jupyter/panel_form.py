@@ -292,6 +292,7 @@ class PanelForm:
         aspect_ratio: str = catalog.DEFAULT_ASPECT_RATIO,
         resolution: str = catalog.DEFAULT_RESOLUTION,
     ) -> None:
+        self._auto_group_size = False
         spec = catalog.find_model(model or catalog.DEFAULT_MODEL)
         if spec is None:
             raise ValidationError("model", model, f"choose one of {', '.join(catalog.MODEL_IDS)}")
@@ -301,7 +302,7 @@ class PanelForm:
         self.prompt = PromptArea(value=prompt)
         self.model = widgets.Dropdown(
             options=[
-                (f"{m.label} · ${m.price_per_image_usd:.4f}/image", m.id)
+                (f"{m.label} · ${catalog.format_price(m.price_per_image_usd)}/image", m.id)
                 for m in catalog.MODELS.values()
             ],
             value=spec.id,
@@ -478,21 +479,18 @@ class PanelForm:
         action = self.action.value
         spec = self.spec
         self.count.description = "group of up to" if action == "group" else "images"
+        # A group starts at the default group size; leaving group undoes that (else a
+        # single-image generate would quietly ask for, and bill, four).
         if action == "group" and self.count.value == catalog.DEFAULT_N:
-            self.count.value = catalog.DEFAULT_GROUP_SIZE
-        needs = {
-            "generate": "optional",
-            "image2image": "at least 1 needed",
-            "edit": "exactly 1 needed",
-            "reference": (
-                f"{spec.min_reference_images_for_fusion}–{spec.max_reference_images_for_fusion}"
-                " needed"
-            ),
-            "group": "optional",
-        }[action]
+            self.count.value, self._auto_group_size = catalog.DEFAULT_GROUP_SIZE, True
+        elif action != "group" and self._auto_group_size:
+            if self.count.value == catalog.DEFAULT_GROUP_SIZE:
+                self.count.value = catalog.DEFAULT_N
+            self._auto_group_size = False
+        optional = "optional, " if spec.reference_range(action)[0] == 0 else ""
         self.references_hint.value = (
-            f"{catalog.ACTION_HELP[action]} · references: {needs} "
-            f"(at most {spec.max_reference_images} on {short_name(spec.id)})"
+            f"{catalog.ACTION_HELP[action]} · references: {optional}"
+            f"{spec.describe_references(action)} on {short_name(spec.id)}"
         )
         self._changed()
 
@@ -553,10 +551,10 @@ class PanelForm:
         self._render_references()
         self._changed()
 
-    def clear_references(self) -> None:
-        self.references.clear()
-        self._render_references()
-        self._changed()
+    def _remove(self, ref: Reference) -> None:
+        # by identity: a stale button clicked twice must not remove a neighbour
+        if any(r is ref for r in self.references):
+            self.remove_reference(next(i for i, r in enumerate(self.references) if r is ref))
 
     def _show_reference_problems(self, problems: list[str]) -> None:
         self.reference_message.value = "".join(
@@ -565,30 +563,21 @@ class PanelForm:
 
     def _render_references(self) -> None:
         tiles = []
-        for index, ref in enumerate(self.references):
-            if ref.thumbnail is not None:
-                picture = widgets.Image(
-                    value=ref.thumbnail,
-                    format="jpeg",
-                    layout=widgets.Layout(
-                        max_width=f"{THUMB_SIDE}px", max_height=f"{THUMB_SIDE}px"
-                    ),
-                )
-            else:  # a URL: the browser shows it directly
-                picture = widgets.Image(
-                    value=ref.url.encode(),
-                    format="url",
-                    layout=widgets.Layout(
-                        max_width=f"{THUMB_SIDE}px", max_height=f"{THUMB_SIDE}px"
-                    ),
-                )
+        for ref in self.references:
+            # a URL reference: the browser shows it directly
+            value, fmt = (ref.thumbnail, "jpeg") if ref.thumbnail else (ref.url.encode(), "url")
+            picture = widgets.Image(
+                value=value,
+                format=fmt,
+                layout=widgets.Layout(max_width=f"{THUMB_SIDE}px", max_height=f"{THUMB_SIDE}px"),
+            )
             remove = widgets.Button(
                 description="✕",
                 tooltip=f"remove {ref.label}",
                 layout=widgets.Layout(width="28px", padding="0"),
             )
             remove.add_class("sjp-ref-remove")
-            remove.on_click(lambda _b, i=index: self.remove_reference(i))
+            remove.on_click(lambda _b, r=ref: self._remove(r))
             caption = widgets.Label(
                 _shorten(ref.label, 14), layout=widgets.Layout(max_width=f"{THUMB_SIDE + 30}px")
             )
@@ -599,7 +588,9 @@ class PanelForm:
             )
             tile.add_class("sjp-ref")
             tiles.append(tile)
-        self.thumbnails.children = tiles
+        old, self.thumbnails.children = self.thumbnails.children, tuple(tiles)
+        for tile in old:
+            close_tree(tile)
 
     # -- the request ---------------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -638,9 +629,16 @@ class PanelForm:
             size = ""
         text = (
             f"≈ ${count * price:.4f} ({up_to}{count} image{'s' if count != 1 else ''} "
-            f"× ${price:.5f}){size}"
+            f"× ${catalog.format_price(price)}){size}"
         )
         self.cost.value = quiet_html(text)
+
+
+def close_tree(widget: widgets.Widget) -> None:
+    """Close a widget and everything inside it (ipywidgets closes only the one)."""
+    for child in getattr(widget, "children", ()):
+        close_tree(child)
+    widget.close()
 
 
 def _thumbnail_of(data_uri: str) -> bytes:

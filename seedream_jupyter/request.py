@@ -193,21 +193,13 @@ class GenerationRequest:
         refs = len(self.image_urls)
         for index, url in enumerate(self.image_urls):
             check_image_url(url, index)
-        if self.action == "edit" and refs != 1:
-            raise _fail("images", f"{refs} images", "action 'edit' takes exactly one image")
-        if self.action == "image2image" and refs < 1:
-            raise _fail("images", "no images", "action 'image2image' needs at least one image")
-        if self.action == "reference":
-            low, high = spec.min_reference_images_for_fusion, spec.max_reference_images_for_fusion
-            if not low <= refs <= high:
-                raise _fail(
-                    "images", f"{refs} images", f"{spec.id} fuses {low} to {high} reference images"
-                )
-        if refs > spec.max_reference_images:
+        low, high = spec.reference_range(self.action)
+        if not low <= refs <= high:
             raise _fail(
                 "images",
                 f"{refs} images",
-                f"{spec.id} takes at most {spec.max_reference_images} reference images",
+                f"action {self.action!r} on {spec.id} takes "
+                f"{spec.describe_references(self.action)} reference image{'s' if high > 1 else ''}",
             )
         limit = spec.max_refs_plus_outputs
         if limit is not None and refs + self.output_count > limit:

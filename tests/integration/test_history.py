@@ -166,7 +166,7 @@ def test_wait_cut_short_is_finished_by_resume_in_a_new_process(
 def test_images_are_on_disk_before_their_links_expire(
     home: Path, start_simulator: StartSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = _serve(start_simulator, monkeypatch, speed=50, url_ttl=1.5)
+    server = _serve(start_simulator, monkeypatch, speed=50, url_ttl=3.0)
     result = sj.generate("a fox at dusk", n=2, resolution="2K", client=Client())
     assert len(result.paths) == 2 and all(p.is_file() for p in result.paths)
     assert server.stats.downloads_ok == 2

@@ -29,6 +29,9 @@ def test_generate_shows_live_progress_in_its_cell(
     # every update belongs to this cell: the kernel sent it before the cell's reply
     reply_date = run.reply["header"]["date"]
     assert all(m["header"]["date"] <= reply_date for _, m in updates)
+    # live, not one burst at the end: processing was seen well before completion
+    processing = [m["header"]["date"] for _, m in updates if "processing" in m["content"]["data"]["text/plain"]]
+    assert processing and (updates[-1][1]["header"]["date"] - processing[0]).total_seconds() > 0.2
 
 
 def test_batch_shows_one_block_for_all_jobs(

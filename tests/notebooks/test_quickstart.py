@@ -126,6 +126,8 @@ def test_progress_reaches_iopub_before_the_execute_reply(
         if 0 < m["content"]["data"].get("state", {}).get("progress", 0) < 100
     ]
     assert comm_dates and max(comm_dates) < reply_date
+    # spread over the task's processing (~0.8 s at speed 20), not one burst at the end
+    assert (max(comm_dates) - min(comm_dates)).total_seconds() > 0.2
     first_live = min(t for t, s in states if s.get("status") in ("queued", "processing"))
     print(
         f"\nfirst progress update on IOPub {1000 * (first_live - run.sent_at):.0f} ms after the "

@@ -160,7 +160,7 @@ def test_state_changes_are_sent_at_once_and_progress_is_throttled(
     request_2k: GenerationRequest,
 ) -> None:
     job = FakeJob(request_2k)
-    view = TaskView(job, min_interval=0.2)
+    view = TaskView(job, min_interval=1.0)  # wide, so a loaded CI machine stays inside it
     sent = Recorder(view)
     job.emit(state="queued", task_id="task-wave-1")
     job.emit(state="processing", progress=5)
@@ -168,9 +168,9 @@ def test_state_changes_are_sent_at_once_and_progress_is_throttled(
         job.emit(progress=progress)
     states = sent.states()
     assert [s.get("status") for s in states if "status" in s] == ["queued", "processing"]
-    assert len(states) <= 3  # 34 progress changes inside 0.2 s: throttled
+    assert len(states) <= 3  # 34 progress changes inside 1 s: throttled
     # the trailing update delivers the last value
-    wait_for(lambda: view.progress == 39, timeout=2)
+    wait_for(lambda: view.progress == 39, timeout=5)
     assert sent.states()[-1]["progress"] == 39
 
 

@@ -167,7 +167,7 @@ def test_cost_updates_as_fields_change() -> None:
     form.count.value = 4
     assert "≈ $0.1190 (4 images × $0.02975)" in form.cost.value
     form.model.value = "doubao-seedream-4.0"
-    assert "≈ $0.0952 (4 images × $0.02380)" in form.cost.value
+    assert "≈ $0.0952 (4 images × $0.0238)" in form.cost.value
     form.aspect_ratio.value = "16:9"
     assert "2560×1440 px" in form.cost.value
     assert "mathjax_ignore" in form.cost.value  # "$...$" must not become TeX
@@ -180,6 +180,7 @@ def test_show_request_is_the_escaped_json_and_follows_the_form(panel: Panel) -> 
     assert "POST /v1/tasks" in shown
     assert html.escape(f'"prompt": "a lantern {XSS}"') in shown
     assert XSS not in shown
+    assert "mathjax_ignore" in shown  # "$5 and $10" in a prompt must stay text
     panel.form.count.value = 2
     assert "&quot;n&quot;: 2" in panel.request_view.value
     panel.form.prompt.value = ""
@@ -219,7 +220,9 @@ def test_uploads_become_removable_thumbnails(image_bytes: Callable[..., bytes]) 
     form.add_reference(image_bytes(64, 64), label="b.jpg")
     form.action.value = "reference"
     assert len(form.request().image_urls) == 2
-    form.remove_reference(0)
+    stale_remove = form.thumbnails.children[0].children[0].children[1]
+    stale_remove.click()
+    stale_remove.click()  # a second click on the same (now stale) button removes nothing
     assert [r.label for r in form.references] == ["b.jpg"]
     assert len(form.thumbnails.children) == 1
 
@@ -318,7 +321,7 @@ def test_validation_errors_are_shown_and_nothing_is_sent(panel: Panel, server: A
     panel.form.action.value = "image2image"
     panel.generate_button.click()
     assert "Not sent — images" in panel.message.value
-    assert "needs at least one image" in panel.message.value
+    assert "takes at least one, at most 14 reference images" in panel.message.value
     assert server.submits == []
     assert panel.runs == []
 
@@ -407,10 +410,38 @@ def test_controls_wait_for_a_result(panel: Panel, server: Any) -> None:
     assert run.to_variable.disabled and run.save.disabled
     run.assign("x")
     assert "No result yet" in run.message.value
+    panel.remove_run(run)  # still running: refused, with a reason
+    assert panel.runs_box.children == (run.box,) and "still running" in run.message.value
     submitted(run).view.cancel()
     finish(run)
     panel.remove_run(run)
-    assert panel.runs_box.children == ()
+    assert panel.runs_box.children == () and run not in panel.runs
+    assert run.box.comm is None and run.to_variable.comm is None  # its widgets are closed
+
+
+def test_a_percent_config_budget_applies_to_the_panel(
+    panel: Panel, server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Settings:
+        budget_usd = 0.001
+
+    monkeypatch.setattr("seedream_jupyter.magic.current_magic", lambda: Settings())
+    panel.form.prompt.value = "a fox"
+    run = finish(panel.generate())
+    assert run.job.state == "error" and "budget" in str(run.job.error)
+    assert server.submits == []
+
+
+def test_leaving_group_undoes_the_automatic_group_size() -> None:
+    form = PanelForm(model="4.5")
+    form.action.value = "group"
+    assert form.count.value == catalog.DEFAULT_GROUP_SIZE
+    form.action.value = "generate"
+    assert form.count.value == catalog.DEFAULT_N  # not four billed images by accident
+    form.action.value = "group"
+    form.count.value = 6
+    form.action.value = "generate"
+    assert form.count.value == 6  # a count the user chose stays
 
 
 # -- display ------------------------------------------------------------------------------------
@@ -426,7 +457,7 @@ def test_mimebundle_is_the_widget_plus_a_text_summary(panel: Panel) -> None:
     data, _metadata = panel._repr_mimebundle_()
     assert WIDGET_MIME in data
     assert data["text/plain"].startswith("Seedream panel (a live widget")
-    assert "0 run(s), 0 result(s)" in data["text/plain"]
+    assert "panel.results" in data["text/plain"]  # no counts: they would go stale when saved
     assert repr(panel) == "<Panel 0 runs, 0 results>"
 
 
