@@ -570,7 +570,10 @@ def _refresh(view: ProgressView | None, final: bool = False) -> None:
     if view is None:
         return
     try:
-        view.close() if final else view.refresh()
+        if final:
+            view.close()
+        else:
+            view.refresh()
     except Exception:
         logger.exception("the progress view failed")
 
