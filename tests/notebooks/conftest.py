@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from jupyter_client import BlockingKernelClient, KernelManager
+from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SENTINEL_KEY = "sk-sentinel-NEVER-SHOW-0123456789"
@@ -178,3 +180,20 @@ def make_env() -> Callable[[Path], dict[str, str]]:
 @pytest.fixture
 def sentinel_key() -> str:
     return SENTINEL_KEY
+
+
+def execute_notebook(nb: nbformat.NotebookNode, cwd: Path, env: dict[str, str]) -> None:
+    """Run ``nb`` in place, headless, as a saved notebook would be (no widget state)."""
+    client = NotebookClient(
+        nb,
+        timeout=180,
+        kernel_name="python3",
+        store_widget_state=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    client.execute(env=env, cwd=str(cwd))
+
+
+@pytest.fixture
+def run_notebook() -> Callable[[nbformat.NotebookNode, Path, dict[str, str]], None]:
+    return execute_notebook

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_without_errors(
-    path: Path, tmp_path: Path, kernel_env: dict[str, str], sentinel_key: str
+    path: Path,
+    tmp_path: Path,
+    kernel_env: dict[str, str],
+    sentinel_key: str,
+    run_notebook: Callable[..., None],
 ) -> None:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=180,
-        kernel_name="python3",
-        store_widget_state=False,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    client.execute(env=kernel_env, cwd=str(tmp_path))
+    run_notebook(nb, tmp_path, kernel_env)
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert outputs, "the notebook produced no output at all"
     errors = [o for o in outputs if o.output_type == "error"]

@@ -30,7 +30,11 @@ def test_generate_shows_live_progress_in_its_cell(
     reply_date = run.reply["header"]["date"]
     assert all(m["header"]["date"] <= reply_date for _, m in updates)
     # live, not one burst at the end: processing was seen well before completion
-    processing = [m["header"]["date"] for _, m in updates if "processing" in m["content"]["data"]["text/plain"]]
+    processing = [
+        m["header"]["date"]
+        for _, m in updates
+        if "processing" in m["content"]["data"]["text/plain"]
+    ]
     assert processing and (updates[-1][1]["header"]["date"] - processing[0]).total_seconds() > 0.2
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from seedream_jupyter import simulator
 
@@ -46,19 +45,12 @@ def test_committed_notebook_has_no_outputs() -> None:
 
 
 def test_quickstart_runs_top_to_bottom(
-    tmp_path: Path, kernel_env: dict[str, str], sentinel_key: str
+    tmp_path: Path, kernel_env: dict[str, str], sentinel_key: str, run_notebook: Fn
 ) -> None:
     nb = nbformat.read(QUICKSTART, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(CHECK_CELL))
-    client = NotebookClient(
-        nb,
-        timeout=180,
-        kernel_name="python3",
-        store_widget_state=False,
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
     started = time.monotonic()
-    client.execute(env=kernel_env, cwd=str(tmp_path))
+    run_notebook(nb, tmp_path, kernel_env)
     elapsed = time.monotonic() - started
 
     check = nb.cells.pop()
