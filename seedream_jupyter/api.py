@@ -486,8 +486,16 @@ class Job:
             # whose id would be lost); it cancels or detaches the task like an interrupt.
             return await asyncio.shield(waiting)
         except asyncio.CancelledError:
+            # Nobody awaits the shielded future now: retrieve its outcome so asyncio does not
+            # log "exception was never retrieved" when the cancel ends the job.
+            waiting.add_done_callback(_consume_outcome)
             await asyncio.to_thread(self.cancel)
             raise
+
+
+def _consume_outcome(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 # -- building requests ------------------------------------------------------------------------

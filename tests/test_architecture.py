@@ -72,12 +72,16 @@ def imports(path: Path) -> list[tuple[str, int]]:
 
 
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+# Parsed at collection, before any test starts a thread: CPython 3.11's AST builder keeps one
+# recursion counter per interpreter, so a parse racing another thread's (3.11 tracebacks parse
+# source lines) can fail with "AST constructor recursion depth mismatch" (see gh-106905).
+IMPORTS = {path: imports(path) for path in MODULES}
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_follow_the_layers(path: Path) -> None:
     me = layer_of(top_part(path))
-    for name, line in imports(path):
+    for name, line in IMPORTS[path]:
         where = f"{path.relative_to(PACKAGE)}:{line} imports {name}"
         if name.startswith("seedream_jupyter."):
             other = layer_of(name.split(".")[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import warnings
 from pathlib import Path
@@ -26,7 +27,7 @@ def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_cancelling_an_awaited_generation_cancels_the_task_and_keeps_its_id(
-    start_simulator: Any,
+    start_simulator: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = start_simulator(queue_seconds=30)
     client = sj.Client(api_key=KEY, base_url=sim.url)
@@ -40,8 +41,15 @@ def test_cancelling_an_awaited_generation_cancels_the_task_and_keeps_its_id(
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
+        deadline = time.monotonic() + 10
+        while sim.stats.cancelled == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the job's end reaches this loop's shielded future
+        gc.collect()
 
     asyncio.run(main())
+    gc.collect()
+    assert "never retrieved" not in caplog.text  # the job's end was consumed, not logged
     (task_id,) = sim.task_ids()
     deadline = time.monotonic() + 10
     while sim.stats.cancelled == 0 and time.monotonic() < deadline:
