@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -120,6 +120,9 @@ class Simulator:
         spec = request.spec
         seed = request.seed if request.seed != catalog.RANDOM_SEED else random.randint(0, 2**31 - 1)
         ratio = self._resolve_ratio(request)
+        if request.image_urls:  # drawing needs only small references: drop the full uploads
+            small = tuple(references.compact(url, REFERENCE_SIDE) for url in request.image_urls)
+            request = replace(request, image_urls=small)
         size = spec.pixel_size(request.resolution, ratio)
         count = request.output_count
         queued, processing = durations(

@@ -19,6 +19,7 @@ from PIL import Image
 Reference = Image.Image | str  # an image, or the label of a placeholder box
 EXTERNAL_LABEL: Final = "external reference"
 MISSING_LABEL: Final = "missing reference"
+COMPACT_ABOVE_CHARS: Final = 128 * 1024
 _FILE_PATH = re.compile(r"^/files/(?P<task_id>[A-Za-z0-9_.-]+)/(?P<index>\d+)\.(?P<ext>jpe?g|png)$")
 
 
@@ -39,6 +40,19 @@ def decode_data_uri(url: str) -> Image.Image:
     except (binascii.Error, ValueError, OSError) as exc:
         raise ValueError(f"undecodable image data: {exc}") from None
     return image
+
+
+def compact(url: str, max_side: int, keep_below: int = COMPACT_ABOVE_CHARS) -> str:
+    """A large ``data:`` URI as a small JPEG one (longest side ``max_side``), so a finished task
+    does not hold a user's full-size upload for the life of the process; other URLs unchanged."""
+    if url[:5].lower() != "data:" or len(url) < keep_below:
+        return url
+    reference = load_reference(url, lambda _: None, max_side)
+    if isinstance(reference, str):
+        return url  # undecodable: keep it, drawing shows the placeholder either way
+    out = io.BytesIO()
+    reference.save(out, "JPEG", quality=90)
+    return "data:image/jpeg;base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def reference_size(

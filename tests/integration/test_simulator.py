@@ -392,6 +392,21 @@ def test_references_are_visibly_composited(http: httpx.Client, simulator: Simula
     assert simulator.stats.downloads_ok == 5
 
 
+def test_a_finished_task_keeps_only_a_small_copy_of_a_large_upload(
+    http: httpx.Client, simulator: SimulatorHandle
+) -> None:
+    noise = Image.effect_noise((1600, 1200), 90)  # incompressible: a big PNG
+    upload = data_uri(Image.merge("RGB", (noise, noise.point(lambda v: v // 4), noise)), "PNG")
+    assert len(upload) > 2_000_000
+    data = run(http, action="image2image", aspect_ratio="auto", image_urls=[upload], model="4.0")
+    r, g, b = _mean_rgb(download(http, data))
+    assert r > g + 30 and b > g + 30, (r, g, b)  # the magenta upload still shows through
+    state = simulator.task(data["task_id"])
+    assert state is not None and state.aspect_ratio == "4:3"  # from the full-size upload
+    (kept,) = state.request.image_urls
+    assert kept.startswith("data:image/jpeg;base64,") and len(kept) < 200_000
+
+
 # -- scale, connections, lifecycle of the server -------------------------------------------
 def test_200_concurrent_tasks_complete(simulator: SimulatorHandle) -> None:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
