@@ -10,7 +10,8 @@ thread and returns at once, so the form stays usable and several runs can be in
 flight, each with its own TaskView (live progress and a Cancel button that works:
 the panel's cell has long returned, so the click reaches the kernel at once). A run's
 outcome arrives on the loop thread through ``Job.subscribe``; its Result is appended
-to ``panel.results`` and its controls ("→ variable", "save") come alive.
+to ``panel.results`` and its controls ("→ variable", "save") come alive. Under the panel
+sits its record (``panel_record``): what a saved notebook shows of the runs.
 
 Nothing raised by a click escapes into the void: every handler reports its error in
 the panel (validation, auth, balance, failed task...), and the panel keeps working.
@@ -34,6 +35,7 @@ from . import api
 from .api import SIMULATOR_NOTICE, Job
 from .errors import SeedreamError, ValidationError, redact
 from .panel_form import PanelForm, close_tree, quiet_html
+from .panel_record import PanelRecord
 from .request import GenerationRequest
 from .results import Result
 
@@ -227,6 +229,7 @@ class Panel:
         self.results: list[Result] = []
         self.runs: list[PanelRun] = []
         self._lock = threading.Lock()
+        self.record = PanelRecord(self._runs_snapshot)
 
         self.form = PanelForm(prompt=prompt, model=model)
         self.generate_button = widgets.Button(
@@ -311,6 +314,9 @@ class Panel:
         with self._lock:
             self.runs.append(run)
         self.runs_box.children = (run.box, *self.runs_box.children)
+        on_done = getattr(run.view, "on_done", None)
+        if callable(on_done):  # images in the gallery: time to update the saved record
+            on_done(lambda _view: self.record.refresh())
         self.message.value = ""
         self._update_banner()
         return run
@@ -333,11 +339,16 @@ class Panel:
             if run in self.runs:
                 self.runs.remove(run)
         close_tree(run.box)
+        self.record.refresh()
 
     def _make_view(self, job: Job) -> Any:
         from .display import TaskView
 
         return TaskView(job, thumb_size=self.thumb_size)
+
+    def _runs_snapshot(self) -> list[PanelRun]:
+        with self._lock:
+            return list(self.runs)
 
     def _add_result(self, result: Result) -> int:
         with self._lock:
@@ -416,3 +427,12 @@ class Panel:
         data = dict(data or {})
         data["text/plain"] = self.summary()
         return data, dict(metadata or {})
+
+    def _ipython_display_(self) -> None:
+        """The panel, then its record: what a saved notebook shows of the runs (see
+        ``panel_record``)."""
+        from IPython.display import display
+
+        data, metadata = self._repr_mimebundle_()
+        display(data, raw=True, metadata=metadata)  # type: ignore[no-untyped-call,unused-ignore]
+        self.record.show()

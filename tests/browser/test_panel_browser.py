@@ -31,6 +31,27 @@ PNG_1PX = bytes.fromhex(
 )
 
 
+# The panel cell's outputs in the notebook model (what a save writes), once its record has a
+# JPEG; and how many images show in that cell outside the live panel.
+JS_SAVED_PANEL_SHEET = """() => {
+  const nb = window.jupyterapp.shell.currentWidget;
+  const cells = nb.context.model.toJSON().cells;
+  const joined = (v) => (Array.isArray(v) ? v.join("") : v || "");
+  const index = cells.findIndex((c) => joined(c.source).includes("sj.Panel()"));
+  const outputs = cells[index].outputs || [];
+  const record = outputs.find((o) => o.data && o.data["image/jpeg"]);
+  if (!record) return false;
+  const node = nb.content.widgets[index].node;
+  const images = [...node.querySelectorAll(".jp-OutputArea-output img")];
+  return {
+    jpeg_chars: record.data["image/jpeg"].length,
+    text: joined(record.data["text/plain"]),
+    alt: ((record.metadata || {})["image/jpeg"] || {}).alt || "",
+    stray_images: images.filter((img) => !img.closest(".sjp-panel")).length,
+  };
+}"""
+
+
 def open_panel(b: Browse, ui: str, notebook: str = "02-panel.ipynb") -> Any:
     """Open the notebook, run all its cells, and return the panel's locator."""
     b.open_notebook(notebook, ui)
@@ -97,6 +118,13 @@ def test_generate_shows_live_progress_and_images(browse: Browse, ui: str) -> Non
         "lighthouse = panel.results[0] (3 images)"
     )
     b.screenshot(f"{ui}-panel-generate", task)
+
+    # What saving would write: the panel's cell now also holds a JPEG contact sheet of the
+    # run (updated through its display id after the cell returned), hidden in the live page.
+    sheet = b.page.wait_for_function(JS_SAVED_PANEL_SHEET).json_value()
+    assert sheet["jpeg_chars"] > 1000 and "1 run, 3 images" in sheet["text"], sheet
+    assert sheet["alt"].startswith("[SIMULATED] Seedream panel:"), sheet
+    assert sheet["stray_images"] == 0, "the record must not show in the live notebook"
     b.assert_clean()
 
 

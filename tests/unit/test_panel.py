@@ -6,9 +6,11 @@ server of ``conftest.py`` (``httpx.MockTransport``): no kernel, no network.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import html
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from seedream_jupyter import api, catalog
 from seedream_jupyter.panel import Panel, PanelRun
@@ -459,6 +462,57 @@ def test_mimebundle_is_the_widget_plus_a_text_summary(panel: Panel) -> None:
     assert data["text/plain"].startswith("Seedream panel (a live widget")
     assert "panel.results" in data["text/plain"]  # no counts: they would go stale when saved
     assert repr(panel) == "<Panel 0 runs, 0 results>"
+
+
+def test_a_saved_notebook_keeps_a_contact_sheet_of_the_runs(panel: Panel, api_key: str) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.display import display
+    from IPython.utils.capture import capture_output
+
+    InteractiveShell.instance()
+    record_id = panel.record.display_id
+
+    def record_updates() -> list[Any]:
+        return [o for o in captured.outputs if o.update and o.transient["display_id"] == record_id]
+
+    def wait_for_record(text: str) -> Any:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            panel.record.wait(1)
+            updates = record_updates()
+            if updates and text in updates[-1].data["text/plain"]:
+                return updates[-1]
+            time.sleep(0.02)
+        raise AssertionError(f"no record update saying {text!r}: {record_updates()}")
+
+    with capture_output() as captured:
+        display(panel)
+        shown, record = captured.outputs[0], captured.outputs[1]
+        panel.form.prompt.value = "a red fox"
+        first = finish(panel.generate())
+        panel.form.prompt.value = "two herons"
+        panel.form.count.value = 2
+        second = finish(panel.generate())
+        both = wait_for_record("2 runs, 3 images")
+        panel.remove_run(first)
+        one = wait_for_record("1 run, 2 images")
+
+    assert WIDGET_MIME in shown.data and shown.data[WIDGET_MIME]["model_id"]  # the live panel
+    # The record is hidden live (an empty model id) and empty until a run ends.
+    assert record.transient == {"display_id": record_id} and not record.update
+    assert record.data[WIDGET_MIME]["model_id"] == "" and record.data["text/plain"] == ""
+    assert "image/jpeg" not in record.data
+    for update, runs in ((both, [second, first]), (one, [second])):
+        assert update.data[WIDGET_MIME]["model_id"] == ""
+        text = update.data["text/plain"]
+        assert [r.job.task_id for r in runs] == [
+            line.split("task ")[1].split(" ")[0] for line in text.splitlines() if "task " in line
+        ]  # newest first
+        sheet = Image.open(io.BytesIO(base64.b64decode(update.data["image/jpeg"])))
+        count = sum(len(r.job.result or ()) for r in runs)
+        assert sheet.format == "JPEG" and sheet.width > sheet.height * (count - 0.5)
+        assert update.metadata["image/jpeg"]["alt"].startswith("Seedream panel:")
+        assert api_key not in repr(update.data)
 
 
 def test_prefilled_panel() -> None:

@@ -1,0 +1,142 @@
+"""The panel's record in the saved notebook: a contact sheet and a summary of its runs.
+
+The panel is a live widget, and its runs come in after its cell has returned. Re-displaying
+the panel on every run would rebuild its view (and lose what the user is typing), so a second
+output sits under it: in live Jupyter it is hidden (a widget view with an empty model id, which
+the widget renderer hides, as it does for a closed widget); its ``image/jpeg`` and
+``text/plain`` are what GitHub, nbviewer, VS Code and nbconvert show of a saved notebook.
+Every run that ends, or is dismissed, updates it through its display id; JupyterLab and
+Notebook 7 apply such updates to the saved output even after the cell has returned.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol
+
+from .display import static
+
+logger = logging.getLogger("seedream_jupyter")
+
+WIDGET_MIME: Final = "application/vnd.jupyter.widget-view+json"
+MAX_SHEET_IMAGES: Final = 24
+MAX_LISTED_RUNS: Final = 20
+
+__all__ = ["PanelRecord", "RecordedRun", "record_bundle"]
+
+
+class RecordedRun(Protocol):
+    """What the record needs of a run (``panel.PanelRun``)."""
+
+    @property
+    def job(self) -> static.JobLike: ...
+    @property
+    def view(self) -> Any: ...
+    @property
+    def index(self) -> int | None: ...
+
+
+def _thumbnails(run: RecordedRun) -> list[bytes]:
+    get = getattr(run.view, "thumbnail_bytes", None)
+    return list(get()) if callable(get) and run.job.result is not None else []
+
+
+def record_bundle(runs: Sequence[RecordedRun]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record's mime bundle for ``runs`` (oldest first, as in ``panel.runs``)."""
+    data: dict[str, Any] = {
+        WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": ""},
+        "text/plain": "",
+    }
+    metadata: dict[str, Any] = {}
+    newest_first = list(reversed(runs))
+    if not newest_first:
+        return data, metadata
+    thumbs: list[bytes] = []
+    labels: list[str] = []
+    simulated = False
+    for run in newest_first:
+        simulated = simulated or bool(run.job.simulated)
+        for i, thumb in enumerate(_thumbnails(run)):
+            if len(thumbs) < MAX_SHEET_IMAGES:
+                thumbs.append(thumb)
+                mark = f"  {static.SIMULATED_MARK}" if run.job.simulated else ""
+                labels.append(f"panel.results[{run.index}] #{i + 1}{mark}")
+    images = sum(static.image_count(run.job) for run in newest_first)
+    head = (
+        f"Seedream panel: {len(runs)} run{'s' if len(runs) != 1 else ''}, "
+        f"{images} image{'s' if images != 1 else ''}, newest first"
+        + (f" (the sheet shows the newest {len(thumbs)})" if len(thumbs) < images else "")
+        + ". Results: panel.results and sj.history()."
+    )
+    listed = [static.summary_text(run.job) for run in newest_first[:MAX_LISTED_RUNS]]
+    if len(newest_first) > MAX_LISTED_RUNS:
+        listed.append(f"… and {len(newest_first) - MAX_LISTED_RUNS} older runs")
+    data["text/plain"] = "\n\n".join([head, *listed])
+    if thumbs:
+        sheet = static.contact_sheet_jpeg(thumbs, labels=labels)
+        data["image/jpeg"] = base64.b64encode(sheet).decode("ascii")
+        alt = head if not simulated else f"[{static.SIMULATED_MARK}] {head}"
+        metadata["image/jpeg"] = {"alt": alt}
+    return data, metadata
+
+
+class PanelRecord:
+    """One display id; ``show`` puts the record in the cell, ``refresh`` brings it up to date.
+
+    Refreshes are coalesced on one worker thread: building the sheet decodes thumbnails, which
+    must not hold up the client's loop thread, and updates must go out in order.
+    """
+
+    def __init__(self, runs: Callable[[], Sequence[RecordedRun]]) -> None:
+        self.display_id = f"seedream-panel-record-{uuid.uuid4().hex}"
+        self._runs = runs
+        self._lock = threading.Lock()
+        self._shown = False
+        self._dirty = False
+        self._worker: threading.Thread | None = None
+
+    def show(self) -> None:
+        from IPython.display import display
+
+        data, metadata = record_bundle(self._runs())
+        display(data, raw=True, metadata=metadata, display_id=self.display_id)  # type: ignore[no-untyped-call,unused-ignore]
+        with self._lock:
+            self._shown = True
+
+    def refresh(self) -> None:
+        with self._lock:
+            if not self._shown:
+                return
+            self._dirty = True
+            if self._worker is not None:
+                return  # the running worker picks the change up
+            self._worker = threading.Thread(
+                target=self._work, name="seedream-panel-record", daemon=True
+            )
+            self._worker.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for pending refreshes (tests, and a kernel about to save)."""
+        with self._lock:
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+
+    def _work(self) -> None:
+        from IPython.display import update_display
+
+        while True:
+            with self._lock:
+                if not self._dirty:
+                    self._worker = None
+                    return
+                self._dirty = False
+            try:
+                data, metadata = record_bundle(self._runs())
+                update_display(data, raw=True, metadata=metadata, display_id=self.display_id)  # type: ignore[no-untyped-call,unused-ignore]
+            except Exception:  # the saved record is a courtesy; the live panel goes on
+                logger.warning("panel: updating the saved-notebook record failed", exc_info=True)
