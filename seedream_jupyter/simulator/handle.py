@@ -57,7 +57,8 @@ class SimulatorHandle:
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        """Every request received, oldest first (bounded by ``record_limit``)."""
+        """Every request received, oldest first (bounded by ``record_limit``; bodies over
+        256 KiB are counted in ``body_size`` but not kept)."""
         return self._sim.stats.requests
 
     def task(self, task_id: str) -> TaskState | None:

@@ -7,12 +7,18 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+MAX_RECORDED_BODY: Final = 256 * 1024  # larger bodies (big uploads) are counted, not kept
 
 
 @dataclass
 class RecordedRequest:
-    """One request as received (headers verbatim: it never leaves the process)."""
+    """One request as received (headers verbatim: it never leaves the process).
+
+    A body over ``MAX_RECORDED_BODY`` bytes is not kept (``body`` is empty, ``body_size`` says
+    how big it was), so a long session's uploads do not pile up in the record.
+    """
 
     method: str
     path: str
@@ -20,9 +26,16 @@ class RecordedRequest:
     scope: str | None  # submit / sync / get / cancel / download, or None for other paths
     headers: dict[str, str] = field(repr=False)  # holds the bearer key verbatim
     body: bytes
+    body_size: int = -1  # set from ``body`` when not given
     time: float = field(default_factory=time.time)
     status: int | None = None  # the HTTP status answered (None while in flight or dropped)
     faults: tuple[str, ...] = ()  # faults injected into this request
+
+    def __post_init__(self) -> None:
+        if self.body_size < 0:
+            self.body_size = len(self.body)
+        if len(self.body) > MAX_RECORDED_BODY:
+            self.body = b""
 
     def json(self) -> Any:
         """The body parsed as JSON (None when empty or invalid)."""

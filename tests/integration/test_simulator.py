@@ -405,6 +405,8 @@ def test_a_finished_task_keeps_only_a_small_copy_of_a_large_upload(
     assert state is not None and state.aspect_ratio == "4:3"  # from the full-size upload
     (kept,) = state.request.image_urls
     assert kept.startswith("data:image/jpeg;base64,") and len(kept) < 200_000
+    (recorded,) = [r for r in simulator.requests if r.body_size > len(upload)]
+    assert recorded.scope == "submit" and recorded.body == b""  # counted, not kept
 
 
 # -- scale, connections, lifecycle of the server -------------------------------------------
