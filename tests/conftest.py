@@ -1,0 +1,25 @@
+"""Suite-wide guard: every test stops the simulators it starts."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+SIMULATOR_THREAD = "seedream-simulator-"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_simulator_left_running() -> Iterator[None]:
+    yield
+    from seedream_jupyter import simulator
+
+    shared = simulator.running_shared()  # the embedded default lives until the process exits
+    allowed = {f"{SIMULATOR_THREAD}{shared.port}"} if shared is not None else set()
+    left = [
+        t.name
+        for t in threading.enumerate()
+        if t.name.startswith(SIMULATOR_THREAD) and t.name not in allowed
+    ]
+    assert not left, f"tests left simulators running: {left}"
