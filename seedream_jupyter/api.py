@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from . import _loop, catalog, config
 from .client import AsyncClient, Client
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("seedream_jupyter")
 JobListener = Callable[["Job"], None]
+T = TypeVar("T")
 
 
 class SimulatorWarning(UserWarning):
@@ -480,22 +481,42 @@ class Job:
         return self._await().__await__()
 
     async def _await(self) -> Result:
-        waiting = asyncio.wrap_future(self.future)
         try:
-            # shield: cancelling the awaiter must not cancel the job mid-submit (a paid task
-            # whose id would be lost); it cancels or detaches the task like an interrupt.
-            return await asyncio.shield(waiting)
+            return await _follow(self.future)
         except asyncio.CancelledError:
-            # Nobody awaits the shielded future now: retrieve its outcome so asyncio does not
-            # log "exception was never retrieved" when the cancel ends the job.
-            waiting.add_done_callback(_consume_outcome)
-            await asyncio.to_thread(self.cancel)
+            # Cancelling the awaiter cancels (or detaches) the task like an interrupt. The
+            # cancel runs on the job's own loop, so cancelling this task again (a timeout,
+            # asyncio.run's shutdown) cannot stop it and lose a paid task's cancel.
+            await _follow(_loop.submit(self._cancel_async()))
             raise
 
 
-def _consume_outcome(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
+def _follow(source: concurrent.futures.Future[T]) -> asyncio.Future[T]:
+    """An asyncio future on the running loop that follows ``source``.
+
+    Unlike ``asyncio.wrap_future``, cancelling it leaves ``source`` (a job mid-submit) alone,
+    and an outcome that arrives after it was cancelled, or after its loop has closed, is
+    dropped instead of logged as "never retrieved" or as a failing callback.
+    """
+    loop = asyncio.get_running_loop()
+    target: asyncio.Future[T] = loop.create_future()
+
+    def settle(done: concurrent.futures.Future[T]) -> None:
+        if target.done():
+            return
+        if done.cancelled():
+            target.cancel()
+        elif (error := done.exception()) is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(done.result())
+
+    def relay(done: concurrent.futures.Future[T]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening
+            loop.call_soon_threadsafe(settle, done)
+
+    source.add_done_callback(relay)
+    return target
 
 
 # -- building requests ------------------------------------------------------------------------
@@ -659,7 +680,9 @@ async def _arun_helper(
             _refresh(view)
         result = waiting.result()
     finally:
-        waiting.cancel()
+        if not waiting.done():  # we were cancelled: let the job's cancel finish first
+            waiting.cancel()
+            await asyncio.wait({waiting})
         _refresh(view, final=True)
     _warn_if_simulated(result)
     return result

@@ -435,4 +435,7 @@ class Panel:
 
         data, metadata = self._repr_mimebundle_()
         display(data, raw=True, metadata=metadata)  # type: ignore[no-untyped-call,unused-ignore]
-        self.record.show()
+        try:
+            self.record.show()
+        except Exception:  # the saved-notebook record must never cost the user the panel
+            logger.warning("panel: could not show the saved-notebook record", exc_info=True)

@@ -6,7 +6,9 @@ output sits under it: in live Jupyter it is hidden (a widget view with an empty 
 the widget renderer hides, as it does for a closed widget); its ``image/jpeg`` and
 ``text/plain`` are what GitHub, nbviewer, VS Code and nbconvert show of a saved notebook.
 Every run that ends, or is dismissed, updates it through its display id; JupyterLab and
-Notebook 7 apply such updates to the saved output even after the cell has returned.
+Notebook 7 apply such updates to the saved output even after the cell has returned (while the
+page that ran the cell is open). Reopened in Jupyter with a new kernel, the record stays hidden
+like the panel's widget, which needs its kernel anyway.
 """
 
 from __future__ import annotations
@@ -41,8 +43,15 @@ class RecordedRun(Protocol):
 
 
 def _thumbnails(run: RecordedRun) -> list[bytes]:
+    """The run's gallery thumbnails; none when they cannot be made (its text still counts)."""
     get = getattr(run.view, "thumbnail_bytes", None)
-    return list(get()) if callable(get) and run.job.result is not None else []
+    if not callable(get) or run.job.result is None:
+        return []
+    try:
+        return list(get())
+    except Exception:  # e.g. an image file deleted since: one run must not stop the record
+        logger.debug("panel record: no thumbnails for %s", run.job.task_id, exc_info=True)
+        return []
 
 
 def record_bundle(runs: Sequence[RecordedRun]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -69,7 +78,7 @@ def record_bundle(runs: Sequence[RecordedRun]) -> tuple[dict[str, Any], dict[str
     head = (
         f"Seedream panel: {len(runs)} run{'s' if len(runs) != 1 else ''}, "
         f"{images} image{'s' if images != 1 else ''}, newest first"
-        + (f" (the sheet shows the newest {len(thumbs)})" if len(thumbs) < images else "")
+        + (f" (the sheet shows {len(thumbs)})" if len(thumbs) < images else "")
         + ". Results: panel.results and sj.history()."
     )
     listed = [static.summary_text(run.job) for run in newest_first[:MAX_LISTED_RUNS]]
@@ -102,10 +111,14 @@ class PanelRecord:
     def show(self) -> None:
         from IPython.display import display
 
-        data, metadata = record_bundle(self._runs())
+        # Empty first, then a refresh in order with any other: a run that ends meanwhile
+        # is not missed, and an older bundle never lands after a newer one.
+        data, metadata = record_bundle([])
         display(data, raw=True, metadata=metadata, display_id=self.display_id)  # type: ignore[no-untyped-call,unused-ignore]
         with self._lock:
             self._shown = True
+        if self._runs():
+            self.refresh()
 
     def refresh(self) -> None:
         with self._lock:
@@ -120,15 +133,13 @@ class PanelRecord:
             self._worker.start()
 
     def wait(self, timeout: float | None = None) -> None:
-        """Wait for pending refreshes (tests, and a kernel about to save)."""
+        """Wait until pending refreshes have been sent."""
         with self._lock:
             worker = self._worker
         if worker is not None:
             worker.join(timeout)
 
     def _work(self) -> None:
-        from IPython.display import update_display
-
         while True:
             with self._lock:
                 if not self._dirty:
@@ -136,6 +147,8 @@ class PanelRecord:
                     return
                 self._dirty = False
             try:
+                from IPython.display import update_display
+
                 data, metadata = record_bundle(self._runs())
                 update_display(data, raw=True, metadata=metadata, display_id=self.display_id)  # type: ignore[no-untyped-call,unused-ignore]
             except Exception:  # the saved record is a courtesy; the live panel goes on

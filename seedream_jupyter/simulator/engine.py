@@ -61,7 +61,7 @@ class TaskState:
     task_id: str
     status: str
     progress: int
-    request: GenerationRequest
+    request: GenerationRequest  # large data: URIs in image_urls are kept as small JPEG copies
     seed: int
     aspect_ratio: str
     size: tuple[int, int]

@@ -37,7 +37,7 @@ def decode_data_uri(url: str) -> Image.Image:
     try:
         raw = base64.b64decode(payload + "=" * (-len(payload) % 4))
         image = Image.open(io.BytesIO(raw))
-    except (binascii.Error, ValueError, OSError) as exc:
+    except (binascii.Error, ValueError, OSError, Image.DecompressionBombError) as exc:
         raise ValueError(f"undecodable image data: {exc}") from None
     return image
 
