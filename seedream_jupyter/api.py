@@ -33,6 +33,7 @@ from .errors import (
     TaskFailedError,
     TaskTimeoutError,
     ValidationError,
+    redact,
 )
 from .images import to_image_urls
 from .request import GenerationRequest
@@ -487,7 +488,10 @@ class Job:
             # Cancelling the awaiter cancels (or detaches) the task like an interrupt. The
             # cancel runs on the job's own loop, so cancelling this task again (a timeout,
             # asyncio.run's shutdown) cannot stop it and lose a paid task's cancel.
-            await _follow(_loop.submit(self._cancel_async()))
+            try:
+                await _follow(_loop.submit(self._cancel_async()))
+            except Exception as exc:  # the awaiter was cancelled: that is what it must see
+                logger.warning("cancel of %s failed: %s", self.task_id, redact(str(exc)))
             raise
 
 
