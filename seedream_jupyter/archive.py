@@ -26,6 +26,7 @@ import os
 import shutil
 import socket
 import time
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -100,16 +101,22 @@ def _result_from(record: TaskRecord, store: Store, *, fetch: bool = True) -> Res
         live = not any(img.url_expired or not img.url for img in record.images)
         if fetch and live:
             return _fetch_missing(record, store)
-        raise SeedreamError(
+        missing = (
             f"task {record.task_id} completed but {len(record.images) - len(paths)} of its "
             f"{len(record.images)} images are not on disk under {store.home} and their links "
             "have expired (links last 24 h); they cannot be recovered"
         )
+        if not paths:
+            raise SeedreamError(missing)
+        warnings.warn(f"{missing}; the Result holds the {len(paths)} on disk", stacklevel=3)
+        return Result(record.to_task(), record.request, paths=paths, simulated=record.simulated)
     if record.status == "failed":
         raise TaskFailedError(record.task_id, record.error_code, record.error_message)
     if record.status == "cancelled":
         raise TaskCancelledError(record.task_id)
     if record.is_pending:
+        if fetch:
+            return _poll_once(record, store)
         raise SeedreamError(
             f"task {record.task_id} is still {record.status} as far as the history knows; "
             "sj.resume() waits for it and saves its images"
@@ -145,6 +152,34 @@ def _fetch_missing(record: TaskRecord, store: Store) -> Result:
         return await api.finish(task, record.request, aio, store, simulated=record.simulated)
 
     return _loop.run(fetch())
+
+
+def _poll_once(record: TaskRecord, store: Store) -> Result:
+    """Ask the server once about a task the history still thinks pending (after a timeout or
+    an interrupt); a completed one has its images saved and becomes a Result."""
+    task_id = record.task_id
+    aio = _client_for(record).aio
+
+    async def poll() -> Result:
+        try:
+            task = await aio.get(task_id)
+        except NotFoundError:
+            reason = "the server no longer knows this task (HTTP 404)"
+            await asyncio.to_thread(store.mark_lost, task_id, reason)
+            raise SeedreamError(f"task {task_id} is lost: {reason}") from None
+        await asyncio.to_thread(store.record_state, task)
+        if task.status is TaskStatus.COMPLETED:
+            return await api.finish(task, record.request, aio, store, simulated=record.simulated)
+        if task.status is TaskStatus.FAILED:
+            raise TaskFailedError(task_id, task.error_code, task.error_message)
+        if task.status is TaskStatus.CANCELLED:
+            raise TaskCancelledError(task_id)
+        raise SeedreamError(
+            f"task {task_id} is still {task.status} on the server ({task.progress}%): try "
+            f"sj.load({task_id!r}) again later, or sj.resume() to wait for it and save its images"
+        )
+
+    return _loop.run(poll())
 
 
 @dataclass(frozen=True)
@@ -202,11 +237,14 @@ class HistoryList(list[HistoryRecord]):
     html_rows: int = 200
 
     def results(self) -> list[Result]:
-        """Results of the completed tasks whose images are on disk."""
+        """Results of the completed tasks, from their images on disk (tasks with none on
+        disk are left out; ``load`` says why)."""
+        store_of: dict[Path, Store] = {}
         out: list[Result] = []
         for record in self:
-            if record.status == "completed" and record.all_on_disk:
-                out.append(record.to_result())
+            if record.status == "completed" and record.paths:
+                store = store_of.setdefault(record.home, open_store(record.home))
+                out.append(_result_from(record, store, fetch=False))
         return out
 
     def _row_text(self, rec: HistoryRecord) -> str:
@@ -452,9 +490,16 @@ def resume(
 class SpendTable(list[SpendRow]):
     """Estimated spend by day, model and kind; totals as attributes; a table in a notebook."""
 
-    def __init__(self, rows: Iterable[SpendRow], budget_usd: float | None = None) -> None:
+    def __init__(
+        self,
+        rows: Iterable[SpendRow],
+        budget_usd: float | None = None,
+        budget_spent_usd: float | None = None,
+    ) -> None:
         super().__init__(rows)
         self.budget_usd = budget_usd
+        # what the budget check counts: all real spend, not only these rows
+        self.budget_spent_usd = budget_spent_usd
 
     @property
     def real_usd(self) -> float:
@@ -467,7 +512,8 @@ class SpendTable(list[SpendRow]):
     def _budget_line(self) -> str:
         if self.budget_usd is None:
             return ""
-        left = max(0.0, self.budget_usd - self.real_usd)
+        spent = self.real_usd if self.budget_spent_usd is None else self.budget_spent_usd
+        left = max(0.0, self.budget_usd - spent)
         return f"; budget ${self.budget_usd:.2f}, ${left:.4f} left"
 
     def __repr__(self) -> str:
@@ -511,13 +557,16 @@ def spend(
     store: Store | None = None,
     budget_usd: float | None = None,
 ) -> SpendTable:
-    """Estimated spend by local day and model, real and simulated apart (failed, cancelled
-    and lost tasks excluded). ``days`` limits to the last N days; ``since`` is a timestamp;
-    ``budget_usd`` overrides SEEDREAM_BUDGET_USD for the "left" figure."""
+    """Estimated spend by local day and model, real and simulated apart (failed and
+    cancelled tasks excluded; lost ones count, as they may have been billed). ``days`` limits
+    to the last N days; ``since`` is a timestamp. The budget line (``budget_usd``, else
+    %config SeedreamMagic.budget_usd, else SEEDREAM_BUDGET_USD) counts all real spend, as the
+    submit check does, whatever the filters."""
     if days is not None:
         since = max(since or 0.0, time.time() - days * 86400)
-    rows = _store(store).spend(since=since, simulated=simulated, model=model)
-    return SpendTable(rows, config.budget_usd(budget_usd))
+    db = _store(store)
+    rows = db.spend(since=since, simulated=simulated, model=model)
+    return SpendTable(rows, config.budget_usd(budget_usd), db.spent_usd(simulated=False))
 
 
 # -- export and prune -----------------------------------------------------------------------------

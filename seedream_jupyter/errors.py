@@ -181,8 +181,8 @@ class TaskTimeoutError(TaskError):
         state = f" (last status: {status})" if status else ""
         super().__init__(
             f"stopped waiting for task {task_id} after {waited_seconds:.0f} s{state}. "
-            f"It may still complete: fetch it later with sj.resume() or "
-            f"sj.load({task_id!r}), or wait again with client.wait({task_id!r}).",
+            f"It may still complete: fetch it later with sj.load({task_id!r}) or "
+            f"sj.resume(), which save its images, or wait again with client.wait({task_id!r}).",
             task_id=task_id,
         )
 

@@ -56,7 +56,8 @@ INPUT_SCHEME: Final = "seedream-input:"
 LOST: Final = "lost"  # the server no longer knows the task (HTTP 404 on resume)
 PENDING_STATUSES: Final = ("submitted", "queued", "processing")
 DONE_STATUSES: Final = ("completed", "failed", "cancelled", LOST)
-UNBILLED_STATUSES: Final = ("failed", "cancelled", LOST)
+# Lost tasks count: the server forgot them, but a real one may well have been billed.
+UNBILLED_STATUSES: Final = ("failed", "cancelled")
 ORPHAN_GRACE_SECONDS: Final = (
     600.0  # prune leaves young unreferenced files (a writer may be mid-save)
 )
@@ -760,7 +761,7 @@ class Store:
 
     # -- money -------------------------------------------------------------------------------
     def spent_usd(self, *, simulated: bool, since: float | None = None) -> float:
-        """Estimated spend of tasks not failed, cancelled or lost (pending ones count)."""
+        """Estimated spend of tasks not failed or cancelled (pending and lost ones count)."""
         query = (
             "SELECT COALESCE(SUM(cost_usd), 0) FROM tasks WHERE simulated = ? "  # noqa: S608
             f"AND status NOT IN {_marks(len(UNBILLED_STATUSES))}"

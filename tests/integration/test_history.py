@@ -317,3 +317,57 @@ def test_sj_history_is_callable_whatever_was_imported_first(home: Path) -> None:
             check=True,
         )
         assert json.loads(out.stdout) == {"rows": 0, "tasks": 0, "callable": True}
+
+
+def test_load_fetches_a_task_the_history_thought_pending(
+    home: Path, start_simulator: StartSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = _serve(start_simulator, monkeypatch, speed=50, queue_seconds=1.0)
+    with pytest.raises(sj.TaskTimeoutError) as info:
+        sj.generate("a heron, later", timeout=0.1, client=Client())
+    task_id = info.value.task_id or ""
+    assert f"sj.load({task_id!r})" in str(info.value)
+    with pytest.raises(SeedreamError, match=r"still queued on the server .*sj\.load"):
+        load(task_id)  # asked the server once: not done yet, and nothing lost
+    deadline = time.monotonic() + 10
+    while (state := server.task(task_id)) is not None and state.status != "completed":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    result = load(task_id)  # the advertised way back: polls once, saves the images
+    assert result.task_id == task_id and result.images[0].size == (2048, 2048)
+    record = Store(home).get(task_id)
+    assert record is not None and record.status == "completed" and record.all_on_disk
+    assert server.stats.submits == 1
+
+
+def test_a_task_with_some_images_lost_still_loads_the_rest(
+    home: Path, start_simulator: StartSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _serve(start_simulator, monkeypatch, speed=50, url_ttl=1.0)
+    result = sj.generate("two foxes", n=2, resolution="2K", client=Client())
+    result.paths[1].unlink()  # deleted by hand, and its link is about to expire
+    deadline = time.monotonic() + 10
+    while httpx.get(result.urls[1]).status_code == 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    with pytest.warns(UserWarning, match="1 of its 2 images are not on disk"):
+        partial = load(result.task_id)
+    assert partial.paths == result.paths[:1] and len(partial.images) == 1
+    assert [r.task_id for r in list_history().results()] == [result.task_id]
+
+
+def test_spend_budget_line_counts_all_real_spend_as_the_submit_check_does(home: Path) -> None:
+    db = Store(home)
+    request = GenerationRequest(prompt="real work")
+    price = request.estimate_cost()
+    for task_id in ("task-old", "task-new", "task-forgotten"):
+        db.record_submitted(Task(task_id), request, base_url="https://x.example", simulated=False)
+    with sqlite3.connect(home / "history.sqlite3") as conn:
+        conn.execute(
+            "UPDATE tasks SET created_at = ? WHERE task_id = 'task-old'", (time.time() - 3 * 86400,)
+        )
+    db.mark_lost("task-forgotten", "the server no longer knows this task (HTTP 404)")
+    assert db.spent_usd(simulated=False) == pytest.approx(3 * price)  # lost may be billed
+    recent = spend(days=1, budget_usd=0.5)
+    assert recent.real_usd == pytest.approx(2 * price)  # the rows follow the filter ...
+    assert f"${0.5 - 3 * price:.4f} left" in repr(recent)  # ... what is left does not
