@@ -44,6 +44,16 @@ def in_loop_thread() -> bool:
     return _thread is not None and threading.current_thread() is _thread
 
 
+def refuse_in_loop_thread(what: str) -> None:
+    """A blocking call on the loop thread (say, in a Job listener) would wait for itself."""
+    if in_loop_thread():
+        raise RuntimeError(
+            f"{what} blocks and was called on the seedream loop thread (from a Job listener?), "
+            "where it would wait for itself forever: use the async form (await sj.agenerate) "
+            "or hand the work to another thread"
+        )
+
+
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     """Schedule a coroutine on the private loop; returns a thread-safe future."""
     return asyncio.run_coroutine_threadsafe(coro, loop())
@@ -56,7 +66,7 @@ def run(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """
     if in_loop_thread():
         coro.close()
-        raise RuntimeError("a sync seedream call was made from inside the client's loop thread")
+        refuse_in_loop_thread("a sync seedream call")
     future = submit(coro)
     try:
         return future.result(timeout)

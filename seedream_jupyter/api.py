@@ -17,6 +17,7 @@ import logging
 import sys
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
@@ -27,6 +28,7 @@ from . import _loop, catalog, config
 from .client import AsyncClient, Client
 from .errors import (
     BudgetExceededError,
+    ConnectionFailedError,
     SeedreamError,
     TaskCancelledError,
     TaskDetachedError,
@@ -338,7 +340,12 @@ class Job:
                     "cancelled before the submit: nothing was sent",
                 )
                 raise asyncio.CancelledError
-            task = await aio.submit(self.request)
+            try:
+                task = await aio.submit(self.request)
+            except ConnectionFailedError as exc:
+                if exc.maybe_submitted and store is not None:
+                    await asyncio.to_thread(self._record_unknown_submit, store, aio)
+                raise
             self.task, self.task_id = task, task.task_id
             simulated = aio.simulated  # the server may have announced itself as a simulator
             if store is not None:
@@ -392,6 +399,22 @@ class Job:
         return Result(
             self.task, self.request, paths=paths, simulated=record.simulated, from_cache=True
         )
+
+    def _record_unknown_submit(self, store: Store, aio: AsyncClient) -> None:
+        """A submit whose answer was lost may still be billed: keep it in the history as lost,
+        so that it is seen there and its estimated cost counts toward the budget."""
+        placeholder = f"unknown-{uuid.uuid4().hex[:16]}"
+        try:
+            store.record_submitted(
+                Task(placeholder), self.request, base_url=aio.base_url, simulated=aio.simulated
+            )
+            store.mark_lost(
+                placeholder,
+                "the connection failed after the submit was sent: the task may exist on the "
+                "server and be billed, but its id never arrived",
+            )
+        except Exception:
+            logger.warning("could not record a submit whose answer was lost", exc_info=True)
 
     def _check_budget(self, store: Store | None) -> None:
         limit = config.budget_usd(self.budget_usd)
@@ -470,6 +493,7 @@ class Job:
 
     def wait(self, timeout: float | None = None) -> Result:
         """Block until the Result; an interrupt cancels (or detaches) the task, then propagates."""
+        _loop.refuse_in_loop_thread("Job.wait")
         try:
             return self.future.result(timeout)
         except KeyboardInterrupt:
@@ -659,6 +683,7 @@ def _run_helper(
     prompt: str, timeout: float | None, client: Client | None, cache: bool, **kw: Any
 ) -> Result:
     request = build_request(prompt, **kw)
+    _loop.refuse_in_loop_thread("a sync helper (generate, edit, group, ...)")
     job, view = _start_shown(request, client=client, timeout=timeout, cache=cache)
     try:
         _wait_first([job.future], view)
@@ -838,6 +863,7 @@ def batch(
     if concurrency < 1:
         raise ValidationError("concurrency", concurrency, "at least 1")
     prepared = [_as_request(item) for item in requests]
+    _loop.refuse_in_loop_thread("sj.batch / sj.sweep")
     pending = list(enumerate(prepared))
     running: dict[concurrent.futures.Future[Result], tuple[int, Job]] = {}
     outcomes: dict[int, Result | BaseException] = {}

@@ -45,6 +45,7 @@ USER_AGENT: Final = f"seedream-jupyter/{__version__} (+httpx/{httpx.__version__}
 SIMULATOR_HEADER: Final = "x-seedream-simulator"
 _RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER: Final = 60.0
+_LAST_LOOK_SECONDS: Final = 0.1
 _SUBMIT_MAY_EXIST: Final = (
     ". The submit reached the server, so the task may exist and be billed; it was not "
     "retried: look for it with sj.history() or sj.resume() before submitting again"
@@ -274,7 +275,14 @@ class AsyncClient:
                         "Check the network and SEEDREAM_BASE_URL.",
                         task_id=task_id,
                     ) from None
-            except httpx.TransportError as exc:
+            except httpx.LocalProtocolError:
+                # Refused before sending (an invalid header); its text may quote the header.
+                raise ConnectionFailedError(
+                    "the request could not be sent: one of its HTTP headers is invalid. "
+                    "Nothing was sent.",
+                    task_id=task_id,
+                ) from None
+            except (httpx.TransportError, httpx.DecodingError, httpx.TooManyRedirects) as exc:
                 if not idempotent or attempt >= self.max_retries:
                     raise self._ambiguous(exc, idempotent, task_id) from None
             else:
@@ -306,7 +314,7 @@ class AsyncClient:
                     self._time_scale = 1.0 / max(1.0, float(value))
 
     def _ambiguous(
-        self, exc: httpx.TransportError, idempotent: bool, task_id: str | None
+        self, exc: httpx.HTTPError, idempotent: bool, task_id: str | None
     ) -> ConnectionFailedError:
         reason = redact(str(exc)) or type(exc).__name__
         if idempotent:
@@ -317,9 +325,10 @@ class AsyncClient:
             )
         return ConnectionFailedError(
             f"the connection failed after the submit was sent ({reason}). The task may exist "
-            "and be billed, so it was not retried: look for it with sj.history() or "
-            "sj.resume() before submitting again.",
+            "and be billed, so it was not retried; its id never arrived. Check the provider's "
+            "console before submitting again.",
             task_id=task_id,
+            maybe_submitted=True,
         )
 
     async def _json(
@@ -410,8 +419,11 @@ class AsyncClient:
             delay = self._poll().next_delay(None, samples)
             await asyncio.sleep(delay if deadline is None else min(delay, timeout or 0.0))
         while True:
-            # A look retries with backoff; it must not outlast the caller's timeout either.
-            remaining = None if deadline is None else max(1.0, deadline - time.monotonic())
+            # A look retries with backoff; it must not outlast the caller's timeout either
+            # (a short floor still allows one last look at the deadline).
+            remaining = (
+                None if deadline is None else max(_LAST_LOOK_SECONDS, deadline - time.monotonic())
+            )
             try:
                 task = await asyncio.wait_for(self.get(task_id), remaining)
             except asyncio.TimeoutError:

@@ -41,6 +41,17 @@ def read_api_key() -> str | None:
                 "fix the path or set WAVE_API_KEY instead"
             ) from None
     register_secret(key)
+    return _checked_key(key)
+
+
+def _checked_key(key: str | None) -> str | None:
+    """The key, refused (without echoing it) when it could not travel in an HTTP header."""
+    if key and not all(33 <= ord(c) <= 126 for c in key):
+        raise ConfigurationError(
+            "the API key contains a space, a line break or a non-ASCII character, so it "
+            "cannot be sent; copy it again (a key file may hold more than the key)"
+        )
+    register_secret(key)
     return key
 
 
@@ -68,9 +79,23 @@ def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("seedream-jupyter", appauthor=False))
 
 
+# The notebook's budget (%config SeedreamMagic.budget_usd), set by the magic so that every
+# path (helpers, panel, magic) enforces the same one.
+_session_budget_usd: float | None = None
+
+
+def set_session_budget(value: float | None) -> None:
+    global _session_budget_usd
+    _session_budget_usd = None if value is None else float(value)
+
+
 def budget_usd(explicit: float | None = None) -> float | None:
+    """The spend budget: ``explicit``, else %config SeedreamMagic.budget_usd, else
+    SEEDREAM_BUDGET_USD, else None."""
     if explicit is not None:
         return float(explicit)
+    if _session_budget_usd is not None:
+        return _session_budget_usd
     raw = _env(ENV_BUDGET)
     if raw is None:
         return None
@@ -108,7 +133,7 @@ def resolve(api_key: str | None = None, base_url: str | None = None) -> Settings
     """
     register_secret(api_key)
     # api_key="" means "no key" explicitly; None means "look in the environment".
-    key = read_api_key() if api_key is None else (api_key or None)
+    key = read_api_key() if api_key is None else (_checked_key(api_key.strip()) or None)
     if base_url is not None:
         return Settings(key, normalize_base_url(base_url), False)
     if simulator_forced():

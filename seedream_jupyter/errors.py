@@ -37,8 +37,9 @@ _REDACTED: Final = "[REDACTED]"
 def register_secret(secret: str | None) -> None:
     """Remember a secret so that ``redact`` removes it from any text."""
     if secret and len(secret) >= 4:
+        escaped = secret.encode("unicode_escape").decode("ascii")  # as reprs show it
         with _secrets_lock:
-            _secrets.add(secret)
+            _secrets.update({secret, escaped, secret.strip()} - {""})
 
 
 def redact(text: str) -> str:
@@ -139,10 +140,14 @@ def error_for_status(status_code: int) -> type[APIError]:
 
 
 class ConnectionFailedError(SeedreamError):
-    """The network failed. After a submit was sent the task may exist and be billed."""
+    """The network failed. After a submit was sent the task may exist and be billed
+    (``maybe_submitted``)."""
 
-    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, task_id: str | None = None, maybe_submitted: bool = False
+    ) -> None:
         self.task_id = task_id
+        self.maybe_submitted = maybe_submitted
         super().__init__(message)
 
 

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from . import catalog, magic_args, magic_commands
+from . import catalog, config, magic_args, magic_commands
 from .errors import SeedreamError, ValidationError
 from .request import GenerationRequest
 
@@ -120,6 +120,10 @@ class SeedreamMagic(Magics):
         if res not in _all_resolutions():
             raise TraitError(f"resolution {res!r}: choose one of {' '.join(_all_resolutions())}")
         return res
+
+    @observe("budget_usd")
+    def _share_budget(self, change: Any) -> None:
+        config.set_session_budget(change["new"])
 
     @validate("thumbnail_size")
     def _valid_thumb(self, proposal: Any) -> int:
@@ -343,14 +347,6 @@ SeedreamMagic.seedream.__doc__ = magic_args.help_text()
 _loaded: dict[int, SeedreamMagic] = {}
 
 
-def current_magic() -> SeedreamMagic | None:
-    """The %config settings of the running shell, once the extension is loaded."""
-    from IPython.core.getipython import get_ipython
-
-    shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
-    return _loaded.get(id(shell)) if shell is not None else None
-
-
 def load_ipython_extension(ip: Any) -> None:
     """``%load_ext seedream_jupyter``: register %%seedream / %seedream and %config support."""
     if id(ip) in _loaded:
@@ -360,6 +356,7 @@ def load_ipython_extension(ip: Any) -> None:
     if magic not in ip.configurables:
         ip.configurables.append(magic)
     _loaded[id(ip)] = magic
+    config.set_session_budget(magic.budget_usd)  # one from a config file fires no observer
 
 
 def unload_ipython_extension(ip: Any) -> None:
@@ -370,3 +367,4 @@ def unload_ipython_extension(ip: Any) -> None:
         ip.magics_manager.magics[kind].pop("seedream", None)
     if magic in ip.configurables:
         ip.configurables.remove(magic)
+    config.set_session_budget(None)

@@ -304,7 +304,7 @@ class Panel:
             client=self.client,
             timeout=self.timeout,
             cache=self.cache,
-            budget_usd=self._budget(),
+            budget_usd=self.budget_usd,
         )
         try:
             run = PanelRun(self, job, self._make_view(job))
@@ -320,14 +320,6 @@ class Panel:
         self.message.value = ""
         self._update_banner()
         return run
-
-    def _budget(self) -> float | None:
-        if self.budget_usd is not None:
-            return self.budget_usd
-        from .magic import current_magic
-
-        magic = current_magic()
-        return magic.budget_usd if magic is not None else None
 
     def remove_run(self, run: PanelRun) -> None:
         """Take a finished run off the panel (its Result, if any, stays in ``results``)."""

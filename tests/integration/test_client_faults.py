@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from seedream_jupyter.errors import (
     ServerError,
     TaskCancelledError,
     TaskFailedError,
+    TaskTimeoutError,
 )
 from seedream_jupyter.request import GenerationRequest
 from seedream_jupyter.simulator import SimulatorHandle
@@ -243,3 +245,17 @@ def test_a_link_that_always_truncates_raises_image_download_error(
             client.download(task.urls[0], task_id=task.task_id)
     assert caught.value.task_id == task.task_id
     assert simulator.stats.downloads == 2 and simulator.stats.downloads_ok == 0
+
+
+def test_wait_does_not_outlast_its_timeout_when_the_server_is_slow(
+    start_simulator: StartSimulator,
+) -> None:
+    sim = start_simulator(faults="slow@get~5")  # every poll answers after 5 s
+    with make_client(sim) as client:
+        task_id = client.submit(request()).task_id
+        started = time.monotonic()
+        with pytest.raises(TaskTimeoutError) as info:
+            client.wait(task_id, timeout=0.3)
+        waited = time.monotonic() - started
+    assert waited < 0.9, waited  # the last look is cut short, not given a full second
+    assert info.value.task_id == task_id

@@ -87,3 +87,20 @@ def test_one_failed_download_keeps_the_others_and_resume_fetches_the_rest(
     assert len(done[0].images) == 4
     again = Store().get(record.task_id)
     assert again is not None and again.all_on_disk
+
+
+def test_a_submit_whose_answer_was_lost_stays_in_history_and_counts(
+    start_simulator: Any,
+) -> None:
+    sim = start_simulator(faults="drop@submit#1")
+    client = sj.Client(api_key=KEY, base_url=sim.url)
+    request_cost = sj.GenerationRequest(prompt="dropped").estimate_cost()
+    with pytest.raises(sj.ConnectionFailedError, match="may exist") as info:
+        sj.generate("dropped", client=client)
+    assert info.value.maybe_submitted and sim.stats.submits == 1  # created, and not resent
+    (record,) = Store().history()
+    assert record.status == "lost" and record.task_id.startswith("unknown-")
+    assert "may exist on the server and be billed" in (record.error_message or "")
+    assert record.prompt == "dropped"
+    spent = Store().spent_usd(simulated=record.simulated)
+    assert spent == pytest.approx(request_cost)  # it counts toward the budget

@@ -453,3 +453,28 @@ def test_subscribing_to_an_ended_job_sees_its_end_at_once(server: Any, client: C
     seen: list[str] = []
     job.subscribe(lambda j: seen.append(j.state))
     assert seen == ["error"]
+
+
+def test_blocking_calls_on_the_loop_thread_are_refused_not_deadlocked(
+    server: Any, client: Client
+) -> None:
+    from seedream_jupyter import _loop
+
+    job = api.start(GenerationRequest(prompt="started outside"), client=client)
+    job.wait(10)
+
+    async def inside() -> list[str]:  # where Job listeners run
+        refused = []
+        for call in (
+            lambda: sj.generate("inside", client=client),
+            lambda: sj.batch(["inside"], client=client),
+            lambda: job.wait(1),
+        ):
+            with pytest.raises(RuntimeError, match="loop thread") as info:
+                call()
+            refused.append(str(info.value))
+        return refused
+
+    refused = _loop.submit(inside()).result(10)
+    assert len(refused) == 3 and all("sj.agenerate" in text for text in refused)
+    assert len(server.submits) == 1  # only the job started outside

@@ -894,6 +894,33 @@ def test_key_in_a_transport_error_is_redacted(server: Any, api_key: str) -> None
     assert "[REDACTED]" in str(info.value)
 
 
+def test_a_key_read_with_its_line_break_is_trimmed_and_a_broken_one_refused(
+    server: Any, api_key: str
+) -> None:
+    c = server.client(api_key=api_key + "\n")  # e.g. open("key.txt").read()
+    try:
+        c.submit(prompt="x")
+    finally:
+        c.close()
+    assert server.submits[0].headers["authorization"] == f"Bearer {api_key}"
+    for broken in (f"{api_key[:8]}\n{api_key[8:]}", f"{api_key[:8]} {api_key[8:]}"):
+        with pytest.raises(ConfigurationError) as info:
+            Client(api_key=broken, base_url="http://sim.test")
+        assert api_key[8:] not in str(info.value) and "line break" in str(info.value)
+        assert server.submits[1:] == []
+
+
+def test_a_header_refused_before_sending_names_no_header_and_is_not_ambiguous(
+    server: Any, client: Client, api_key: str
+) -> None:
+    refusal = httpx.LocalProtocolError(f"Illegal header value b'Bearer {api_key}\\n'")
+    server.fault("POST", "/v1/tasks", refusal)
+    with pytest.raises(ConnectionFailedError) as info:
+        client.submit(prompt="x")
+    assert api_key not in str(info.value) and "Nothing was sent" in str(info.value)
+    assert not info.value.maybe_submitted
+
+
 def test_key_in_an_error_body_text_is_redacted(server: Any, client: Client, api_key: str) -> None:
     server.always("GET", "/v1/tasks/", err(404, text=f"no task for key {api_key}"))
     with pytest.raises(NotFoundError) as info:

@@ -3,6 +3,7 @@ server of conftest.py (httpx.MockTransport: no sockets)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -388,3 +389,29 @@ def test_history_commands(ip: InteractiveShell, server: FakeServer, tmp_path: Pa
     assert (tmp_path / "export" / "manifest.jsonl").is_file()
     bad, _ = run(ip, "%seedream history lots")
     assert "not a whole number" in str(bad.error_in_exec)
+
+
+def test_a_percent_config_budget_holds_for_helpers_and_the_panel(
+    ip: InteractiveShell, server: FakeServer
+) -> None:
+    import seedream_jupyter as sj
+    from seedream_jupyter import config
+    from seedream_jupyter.panel import Panel
+
+    run(ip, "%config SeedreamMagic.budget_usd = 0.001")
+    try:
+        assert config.budget_usd() == 0.001
+        with pytest.raises(sj.BudgetExceededError, match="budget"):
+            sj.generate("a fox", client=server.client())  # not only %%seedream
+        panel = Panel(client=server.client())
+        panel.form.prompt.value = "a fox"
+        job = panel.generate().job  # type: ignore[union-attr]
+        with contextlib.suppress(Exception):
+            job.future.result(10)
+        assert job.state == "error" and "budget" in str(job.error)
+        result, _ = run(ip, "%%seedream\na fox\n")
+        assert not result.success
+        assert server.submits == []
+    finally:
+        run(ip, "%config SeedreamMagic.budget_usd = None")
+    assert config.budget_usd() is None

@@ -422,19 +422,6 @@ def test_controls_wait_for_a_result(panel: Panel, server: Any) -> None:
     assert run.box.comm is None and run.to_variable.comm is None  # its widgets are closed
 
 
-def test_a_percent_config_budget_applies_to_the_panel(
-    panel: Panel, server: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    class Settings:
-        budget_usd = 0.001
-
-    monkeypatch.setattr("seedream_jupyter.magic.current_magic", lambda: Settings())
-    panel.form.prompt.value = "a fox"
-    run = finish(panel.generate())
-    assert run.job.state == "error" and "budget" in str(run.job.error)
-    assert server.submits == []
-
-
 def test_leaving_group_undoes_the_automatic_group_size() -> None:
     form = PanelForm(model="4.5")
     form.action.value = "group"
