@@ -22,12 +22,36 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 _MAX_MB = catalog.MAX_INPUT_IMAGE_BYTES // (1024 * 1024)
+_FLOAT_UNIT_MAX = 2.0  # a float array up to this is 0–1 data (overshoot clipped), above is 0–255
 _ALLOWED = "/".join(f.upper() for f in catalog.INPUT_IMAGE_FORMATS)
 
 
 def _data_uri(data: bytes, fmt: str) -> str:
     mime = catalog.INPUT_IMAGE_MIME[fmt]
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _as_uint8(array: Any, field: str) -> Any:
+    """8-bit pixels from a numpy array: floats in 0–1 (overshoot up to 2 is clipped) or 0–255,
+    16-bit integers scaled down, other integers taken as 0–255."""
+    kind, shown = array.dtype.kind, f"<array {array.shape} {array.dtype}>"
+    if array.size == 0:
+        raise ValidationError(field, shown, "the array is empty")
+    if kind == "f":
+        top = float(array.max())
+        if top != top:  # NaN
+            raise ValidationError(field, shown, "the array holds NaN values")
+        scale = 255.0 if top <= _FLOAT_UNIT_MAX else 1.0
+        return (array * scale).clip(0, 255).astype("uint8")
+    if kind == "u" and array.dtype.itemsize == 2:
+        return (array // 257).astype("uint8")
+    if kind in "iu" and array.dtype.itemsize > 1:
+        if array.min() < 0 or array.max() > 255:
+            raise ValidationError(
+                field, shown, "integer pixels must be 0–255 (or use uint8 / uint16 arrays)"
+            )
+        return array.astype("uint8")
+    return array
 
 
 def _bytes_to_uri(data: bytes, field: str, what: str) -> str:
@@ -78,9 +102,7 @@ def to_image_url(obj: object, index: int = 0) -> str:
     if module.startswith("numpy") and hasattr(obj, "shape"):
         from PIL import Image
 
-        array: Any = obj
-        if array.dtype.kind == "f":
-            array = (array.clip(0, 1) * 255).astype("uint8")
+        array: Any = _as_uint8(obj, field)
         try:
             img = Image.fromarray(array)
         except (TypeError, ValueError) as exc:

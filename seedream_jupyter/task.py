@@ -12,7 +12,7 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 _MS_THRESHOLD = 1e12  # a timestamp above this is in milliseconds
 
@@ -132,7 +132,10 @@ class Task:
         body: Mapping[str, Any] = data
         inner = body.get("data")
         if isinstance(inner, str) and inner and "task_id" not in body:
-            return cls(task_id=_checked_id(inner), raw=dict(body))  # old envelope {"code", "data"}
+            # the old envelope {"code": "success", "data": "<task id>"}; another code is a refusal
+            if body.get("code", "success") not in _ENVELOPE_OK:
+                raise ValueError(f"the server answered code {body.get('code')!r}: {inner}")
+            return cls(task_id=_checked_id(inner), raw=dict(body))
         if isinstance(inner, Mapping) and "task_id" not in body:
             body = inner
         found = _checked_id(body.get("task_id") or body.get("id") or task_id)
@@ -169,6 +172,7 @@ class Task:
 
 
 # Ids become URL paths and file names: letters, digits, '.', '_' and '-' only.
+_ENVELOPE_OK: Final = ("success", "ok", 0, 200, "0", "200")
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 

@@ -95,12 +95,34 @@ def test_numpy_float_in_0_1_is_scaled(dtype: Any) -> None:
     array = np.zeros((4, 6, 3), dtype=dtype)
     array[:, :3] = 1.0
     array[:, 3:] = 0.5
-    array[0, 0] = 7.0  # out of range: clipped
+    array[0, 0] = 1.5  # overshoot: clipped
     img = open_uri(images.to_image_url(array)).convert("RGB")
     assert img.size == (6, 4)
     assert img.getpixel((1, 1)) == (255, 255, 255)
     assert img.getpixel((0, 0)) == (255, 255, 255)
     assert img.getpixel((4, 1)) == (127, 127, 127)
+
+
+def test_numpy_float_in_0_255_and_16_bit_keep_their_brightness() -> None:
+    as_float = np.asarray(Image.new("RGB", (5, 4), (100, 150, 200)), dtype=np.float32)
+    assert open_uri(images.to_image_url(as_float)).getpixel((2, 2)) == (100, 150, 200)
+    sixteen = np.full((4, 5), 100 * 257, dtype=np.uint16)
+    assert open_uri(images.to_image_url(sixteen)).getpixel((2, 2)) == 100
+    wide = np.full((4, 5, 3), 100, dtype=np.int64)
+    assert open_uri(images.to_image_url(wide)).convert("RGB").getpixel((0, 0)) == (100, 100, 100)
+
+
+@pytest.mark.parametrize(
+    ("array", "why"),
+    [
+        (np.full((2, 2), 300, dtype=np.int32), "0–255"),
+        (np.full((2, 2), np.nan), "NaN"),
+        (np.zeros((0, 3)), "empty"),
+    ],
+)
+def test_numpy_arrays_that_would_send_a_wrong_picture_are_refused(array: Any, why: str) -> None:
+    with pytest.raises(ValidationError, match=why):
+        images.to_image_url(array)
 
 
 def test_unusable_numpy_array_is_a_validation_error() -> None:

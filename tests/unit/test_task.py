@@ -47,6 +47,11 @@ def test_submit_oldest_envelope() -> None:
     assert task.progress == 0
 
 
+def test_an_envelope_with_a_failure_code_is_no_task_id() -> None:
+    with pytest.raises(ValueError, match="code 'fail': quota_exceeded"):
+        parse('{"code": "fail", "data": "quota_exceeded"}')
+
+
 def test_envelope_around_a_task_object() -> None:
     task = parse(
         '{"code": 0, "data": {"task_id": "task_abc", "status": "processing", "progress": 5}}'
