@@ -161,6 +161,10 @@ class SeedreamMagic(Magics):
                 raise UsageError(
                     f"%%seedream: -g/--group makes an image group; drop --action {args.action}"
                 )
+            if args.n is not None:
+                raise UsageError(
+                    "%%seedream: -g N already says how many images a group has; drop -n"
+                )
             action = "group"
         else:
             action = args.action or ("image2image" if urls else "generate")

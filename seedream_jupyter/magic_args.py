@@ -7,8 +7,10 @@ Every problem is raised as IPython's ``UsageError``: one line, no traceback, not
 from __future__ import annotations
 
 import argparse
+import inspect
 import keyword
 import os
+import re
 import string
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -243,32 +245,54 @@ def parse_line(line: str) -> CellArgs:
 # -- the prompt ---------------------------------------------------------------------------------
 
 
-class _Lookup(dict[str, Any]):
+_FIELD_HEAD = re.compile(r"[^.\[]*")
+
+
+class _PromptFormatter(string.Formatter):
+    """``str.format`` over the user's namespace, with errors that say what to write."""
+
     def __init__(self, namespace: Mapping[str, Any]) -> None:
-        super().__init__()
         self._ns = namespace
 
-    def __missing__(self, key: str) -> Any:
-        if key in self._ns:
-            return self._ns[key]
-        raise KeyError(key)
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        first = _FIELD_HEAD.match(field_name).group(0)  # type: ignore[union-attr]
+        if not first or first.isdigit():
+            raise UsageError(
+                "%%seedream: the prompt has a {...} without a variable name; "
+                "write {{ and }} for literal braces"
+            )
+        if first not in self._ns:
+            raise UsageError(
+                f"%%seedream: the prompt uses {{{first}}} but no variable {first!r} is defined; "
+                f"define it first, or write {{{{{first}}}}} for literal braces"
+            )
+        try:  # attributes and [items] after the name, as str.format reads them
+            value, _ = super().get_field(field_name, args, self._ns)
+        except Exception as exc:
+            raise UsageError(
+                f"%%seedream: cannot fill {{{field_name}}} in the prompt "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        if inspect.isroutine(value):  # its repr would go into a paid prompt
+            raise UsageError(
+                f"%%seedream: {{{field_name}}} is a function or method, not a value; call it "
+                "in Python first and put the result in a variable"
+            )
+        return value, first
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        try:
+            return super().format_field(value, format_spec)
+        except (TypeError, ValueError) as exc:
+            raise UsageError(
+                f"%%seedream: cannot format {type(value).__name__} with {format_spec!r} ({exc})"
+            ) from None
 
 
 def interpolate(cell: str, namespace: Mapping[str, Any]) -> str:
     """The cell body with ``{name}`` filled from the namespace (``{{`` / ``}}`` for braces)."""
     try:
-        text = string.Formatter().vformat(cell, (), _Lookup(namespace))
-    except KeyError as exc:
-        name = exc.args[0] if exc.args else "?"
-        raise UsageError(
-            f"%%seedream: the prompt uses {{{name}}} but no variable {name!r} is defined; "
-            f"define it first, or write {{{{{name}}}}} for literal braces"
-        ) from None
-    except (IndexError, AttributeError) as exc:
-        raise UsageError(
-            f"%%seedream: cannot fill a {{...}} in the prompt ({exc}); write {{{{ and }}}} "
-            "for literal braces"
-        ) from None
+        text = _PromptFormatter(namespace).vformat(cell, (), {})
     except ValueError as exc:
         raise UsageError(
             f"%%seedream: the prompt has an unmatched brace ({exc}); write {{{{ and }}}} for "

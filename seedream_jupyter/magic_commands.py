@@ -26,6 +26,9 @@ Command = Callable[["SeedreamMagic", Sequence[str]], Any]
 OK, BAD, WARN = "✓", "✗", "!"
 
 
+_MAX_COUNT = 1_000_000  # larger counts overflow SQLite's integers
+
+
 def _usage(command: str, problem: str) -> UsageError:
     return UsageError(f"%seedream {command}: {problem}")
 
@@ -40,8 +43,8 @@ def _int_arg(command: str, word: str) -> int:
         value = int(word)
     except ValueError:
         raise _usage(command, f"{word!r} is not a whole number") from None
-    if value < 1:
-        raise _usage(command, f"{word!r} must be at least 1")
+    if not 1 <= value <= _MAX_COUNT:
+        raise _usage(command, f"{word!r} must be between 1 and {_MAX_COUNT}")
     return value
 
 
@@ -405,7 +408,12 @@ def run(magic: SeedreamMagic, line: str) -> Any:
     command = COMMANDS.get(words[0].lower())
     if command is None:
         raise unknown_command(words[0])
-    return command(magic, words[1:])
+    try:
+        return command(magic, words[1:])
+    except (SeedreamError, OSError) as exc:  # said in a line, not a traceback wall
+        line = f"{type(exc).__name__}: {exc}"
+        exc._render_traceback_ = lambda: [line]  # type: ignore[union-attr]
+        raise
 
 
 __all__ = ["COMMANDS", "doctor_report", "models_table", "run"]

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import catalog
 from .catalog import ModelSpec
@@ -64,6 +65,8 @@ def check_image_url(url: object, index: int) -> None:
         raise _fail(name, url, "give an http(s) URL, a data: URI, a path, bytes or a PIL image")
     lowered = url[:16].lower()
     if lowered.startswith(("http://", "https://")):
+        if not urlsplit(url).hostname:
+            raise _fail(name, url, "the URL names no host")
         return
     if not lowered.startswith("data:"):
         shown = url if len(url) < 80 else url[:77] + "..."

@@ -129,6 +129,8 @@ def test_help_is_generated_from_the_catalog() -> None:
         ("-s 99999999999", "use -1 (random)"),
         ("-m 5.0-lite --action edit", "for 'edit' use"),
         ("-g 3 --action edit", "drop --action edit"),
+        ("-n 3 -g 2", "drop -n"),
+        ("-i http://", "names no host"),
         ("-i no_such_file.png", "no variable, file"),
         ("out << fox <<", "one 'VAR <<'"),
         ("class <<", "cannot be a variable name"),
@@ -154,7 +156,33 @@ def test_empty_prompt_and_missing_variables(ip: InteractiveShell, server: FakeSe
     assert "{{nobody}}" in str(result.error_in_exec)
     result, _ = run(ip, "%%seedream\nan unmatched { brace\n")
     assert "brace" in str(result.error_in_exec)
+    ip.user_ns.update(refs=["a", "b"], style="ink", out={"a": 1})
+    for body, fragment in (
+        ("{refs:>10}", "cannot format list with '>10'"),
+        ("{style.upper}", "is a function or method"),
+        ("{out[b]}", "cannot fill {out[b]} in the prompt (KeyError: 'b')"),
+        ("a {} b", "without a variable name"),
+    ):
+        result, captured = run(ip, f"%%seedream\n{body}\n")
+        assert isinstance(result.error_in_exec, UsageError), body
+        assert fragment in str(result.error_in_exec), str(result.error_in_exec)
+        assert "Traceback" not in captured.stdout + captured.stderr
     assert server.requests == []
+
+
+def test_line_commands_fail_in_one_line(ip: InteractiveShell, tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    for line, fragment in (
+        ("%seedream show task-nosuch", "no task 'task-nosuch' in the history"),
+        ("%seedream history 99999999999999999999", "between 1 and 1000000"),
+        (f"%seedream export {taken}", "File exists"),
+    ):
+        result, captured = run(ip, line)
+        assert fragment in str(result.error_in_exec), line
+        assert "Traceback" not in captured.stdout + captured.stderr, line
+        error = result.error_in_exec
+        assert isinstance(error, UsageError) or hasattr(error, "_render_traceback_"), line
 
 
 # -- dry run ----------------------------------------------------------------------------------
