@@ -464,8 +464,10 @@ class Store:
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO inputs (task_id, idx, path) VALUES (?, ?, ?)",
-                [(task.task_id, idx, rel) for idx, rel in inputs],
+                [(task.task_id, idx, rel) for idx, rel, _ in inputs],
             )
+            for _, rel, raw in inputs:  # under the lock: a prune may have taken a shared file
+                _write_content(self.home / rel, raw)
             self._apply_state(conn, task, now)
 
     def record_state(self, task: Task) -> None:
@@ -543,12 +545,12 @@ class Store:
 
     def _store_inputs(
         self, payload: dict[str, Any]
-    ) -> tuple[dict[str, Any], list[tuple[int, str]]]:
+    ) -> tuple[dict[str, Any], list[tuple[int, str, bytes]]]:
         """Move data: URIs out of the payload into content-addressed files under inputs/."""
         urls = payload.get("image_urls")
         if not isinstance(urls, list):
             return payload, []
-        stored: list[tuple[int, str]] = []
+        stored: list[tuple[int, str, bytes]] = []
         light: list[Any] = []
         for idx, url in enumerate(urls):
             if not (isinstance(url, str) and url[:5].lower() == "data:"):
@@ -564,7 +566,7 @@ class Store:
             ext = _EXT.get(sniff_image_format(raw[:16]) or "", ".bin")
             rel = _content_path(INPUTS_DIR, digest, ext)
             _write_content(self.home / rel, raw)
-            stored.append((idx, rel))
+            stored.append((idx, rel, raw))
             light.append(f"{INPUT_SCHEME}{rel}#{prefix}")
         return {**payload, "image_urls": light}, stored
 
@@ -618,6 +620,7 @@ class Store:
         _write_content(path, final)
         width, height = _image_size(final)
         with self._tx() as conn:
+            _write_content(path, final)  # under the lock: a prune may have taken it just now
             self._ensure_row(conn, task_id, request.model if request else None)
             conn.execute(
                 """
@@ -897,36 +900,40 @@ class Store:
     def _delete_unreferenced(
         self, candidates: set[str], ignoring: set[str], *, dry_run: bool
     ) -> tuple[int, int]:
-        """Delete the candidates no row uses any more, then old orphans and stale temp files."""
-        referenced = self._referenced(ignoring)
-        doomed: list[Path] = [self.home / rel for rel in candidates - referenced]
+        """Delete the candidates no row uses any more, then old orphans and stale temp files.
+
+        The folders are walked first; the check against the rows and the deletion happen under
+        the write lock, and writers re-check their files under it too (a content-addressed
+        file another kernel is just re-using is never lost).
+        """
         cutoff = time.time() - ORPHAN_GRACE_SECONDS
+        found: list[tuple[str, Path]] = []
         for kind in (IMAGES_DIR, INPUTS_DIR):
             root = self.home / kind
             if not root.is_dir():
                 continue
             for path in root.rglob("*"):
-                if not path.is_file():
-                    continue
                 rel = path.relative_to(self.home).as_posix()
-                if rel in referenced or rel in candidates:
-                    continue
                 with contextlib.suppress(OSError):
-                    if path.stat().st_mtime < cutoff:
-                        doomed.append(path)
+                    if path.is_file() and (rel in candidates or path.stat().st_mtime < cutoff):
+                        found.append((rel, path))
         files = freed = 0
-        for path in doomed:
-            try:
-                size = path.stat().st_size
+        with contextlib.nullcontext() if dry_run else self._tx():
+            referenced = self._referenced(ignoring)
+            for rel, path in found:
+                if rel in referenced:
+                    continue
+                try:
+                    size = path.stat().st_size
+                    if not dry_run:
+                        path.unlink()
+                except OSError:
+                    continue
                 if not dry_run:
-                    path.unlink()
-            except OSError:
-                continue
-            if not dry_run:
-                with contextlib.suppress(OSError):
-                    path.parent.rmdir()  # only succeeds when the fan-out folder is empty
-            files += 1
-            freed += size
+                    with contextlib.suppress(OSError):
+                        path.parent.rmdir()  # only succeeds when the fan-out folder is empty
+                files += 1
+                freed += size
         return files, freed
 
 

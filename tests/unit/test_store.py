@@ -227,6 +227,47 @@ def test_identical_bytes_share_one_file(store: Store) -> None:
     assert report.files == 1 and not paths[0].exists()
 
 
+def _with_input(prompt: str) -> GenerationRequest:
+    uri = "data:image/png;base64," + base64.b64encode(image_bytes(seed=7)).decode()
+    return req(prompt, action="image2image", image_urls=(uri,))
+
+
+@pytest.mark.parametrize("who_waits", ["prune", "writer"])
+def test_prune_racing_a_writer_never_loses_a_shared_input(
+    home: Path, monkeypatch: pytest.MonkeyPatch, who_waits: str
+) -> None:
+    pruner, writer = Store(home), Store(home)  # two kernels on one store
+    pruner.record_submitted(Task("old"), _with_input("old"), base_url=SERVER, simulated=False)
+    pruner.record_state(Task("old", TaskStatus.COMPLETED))
+    (shared,) = [p for p in (home / "inputs").rglob("*") if p.is_file()]
+
+    def then(first: object, second: object) -> object:
+        def run() -> object:
+            first()  # type: ignore[operator]
+            return second()  # type: ignore[operator]
+
+        return run
+
+    if who_waits == "prune":  # the writer re-uses the file just before prune takes the lock
+        real_tx = pruner._tx
+        calls = iter([real_tx, then(lambda: writer_submits(), real_tx)])
+        monkeypatch.setattr(pruner, "_tx", lambda: next(calls)())
+    else:  # prune deletes the file between the writer's own write and its lock
+        real_tx = writer._tx
+        monkeypatch.setattr(writer, "_tx", then(lambda: pruner.prune(task_ids=["old"]), real_tx))
+
+    def writer_submits() -> None:
+        writer.record_submitted(Task("new"), _with_input("new"), base_url=SERVER, simulated=False)
+
+    if who_waits == "prune":
+        pruner.prune(task_ids=["old"])
+    else:
+        writer_submits()
+    assert pruner.get("old") is None and shared.is_file()  # the new task's input survived
+    record = Store(home).get("new")
+    assert record is not None and record.request.image_urls[0].startswith("data:image/png")
+
+
 def test_image_paths_ordered_and_only_existing(store: Store) -> None:
     paths = complete(store, "t-3", req(n=3), images=3)
     assert store.image_paths("t-3") == paths
