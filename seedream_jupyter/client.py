@@ -10,6 +10,7 @@ task may exist and be billed — and is raised as such, never retried blindly.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime
@@ -29,6 +30,7 @@ from .errors import (
     APIError,
     ConnectionFailedError,
     ImageDownloadError,
+    SeedreamError,
     TaskCancelledError,
     TaskFailedError,
     TaskTimeoutError,
@@ -46,6 +48,7 @@ SIMULATOR_HEADER: Final = "x-seedream-simulator"
 _RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_RETRY_AFTER: Final = 60.0
 _LAST_LOOK_SECONDS: Final = 0.1
+_SUBMIT_SETTLE_SECONDS: Final = 30.0  # how long an interrupted submit may still finish
 _SUBMIT_MAY_EXIST: Final = (
     ". The submit reached the server, so the task may exist and be billed; it was not "
     "retried: look for it with sj.history() or sj.resume() before submitting again"
@@ -542,7 +545,36 @@ class Client:
         return repr(self.aio).replace("AsyncClient", "Client", 1)
 
     def submit(self, request: GenerationRequest | None = None, /, **params: Any) -> Task:
-        return self._run(self.aio.submit(request, **params))
+        _loop.refuse_in_loop_thread("Client.submit")
+        future = _loop.submit(self.aio.submit(request, **params))
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            # The POST may be on the wire: cancelling it could leave a billed task nobody
+            # knows of. Let it finish, then cancel the task, as an interrupted Job does.
+            self._settle_interrupted_submit(future)
+            raise
+
+    def _settle_interrupted_submit(self, future: concurrent.futures.Future[Task]) -> None:
+        try:
+            task = future.result(timeout=_SUBMIT_SETTLE_SECONDS)
+        except KeyboardInterrupt:  # interrupted again: stop waiting for the answer
+            future.cancel()
+            raise KeyboardInterrupt(
+                "interrupted twice while submitting: the task may exist; check "
+                "sj.history() and the provider's console"
+            ) from None
+        except Exception:
+            return  # it failed anyway: nothing was created
+        try:
+            self.cancel(task.task_id)
+            outcome = f"task {task.task_id} was created and has been cancelled (refunded)"
+        except SeedreamError:
+            outcome = (
+                f"task {task.task_id} was created and could not be cancelled (already "
+                f"started); fetch it with client.wait({task.task_id!r})"
+            )
+        raise KeyboardInterrupt(f"interrupted while submitting: {outcome}") from None
 
     def get(self, task_id: str) -> Task:
         return self._run(self.aio.get(task_id))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import io
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -259,3 +261,30 @@ def test_wait_does_not_outlast_its_timeout_when_the_server_is_slow(
         waited = time.monotonic() - started
     assert waited < 0.9, waited  # the last look is cut short, not given a full second
     assert info.value.task_id == task_id
+
+
+INTERRUPTED_SUBMIT = """
+import os, signal, sys, threading
+from seedream_jupyter.client import Client
+client = Client(api_key=sys.argv[2], base_url=sys.argv[1])
+threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-submit
+try:
+    client.submit(prompt="interrupted on the wire")
+except KeyboardInterrupt as exc:
+    print("INTERRUPT:", exc)
+"""
+
+
+def test_ctrl_c_during_a_submit_cancels_the_task_it_created(
+    start_simulator: StartSimulator,
+) -> None:
+    sim = start_simulator(faults="slow@submit~1.5", queue_seconds=30)
+    out = subprocess.run(
+        [sys.executable, "-c", INTERRUPTED_SUBMIT, sim.url, "sk-interrupt-0123456789"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    (task_id,) = sim.task_ids()  # the POST had reached the server ...
+    assert f"task {task_id} was created and has been cancelled" in out.stdout, out
+    assert sim.stats.cancelled == 1  # ... and the task it made is not left to be billed
