@@ -278,7 +278,7 @@ except KeyboardInterrupt as exc:
 def test_ctrl_c_during_a_submit_cancels_the_task_it_created(
     start_simulator: StartSimulator,
 ) -> None:
-    sim = start_simulator(faults="slow@submit~1.5", queue_seconds=30)
+    sim = start_simulator(faults="slow@submit~3", queue_seconds=30)
     out = subprocess.run(
         [sys.executable, "-c", INTERRUPTED_SUBMIT, sim.url, "sk-interrupt-0123456789"],
         capture_output=True,
