@@ -28,7 +28,6 @@ from . import _loop, catalog, config
 from .client import AsyncClient, Client
 from .errors import (
     BudgetExceededError,
-    ConnectionFailedError,
     SeedreamError,
     TaskCancelledError,
     TaskDetachedError,
@@ -342,7 +341,7 @@ class Job:
                 raise asyncio.CancelledError
             try:
                 task = await aio.submit(self.request)
-            except ConnectionFailedError as exc:
+            except SeedreamError as exc:
                 if exc.maybe_submitted and store is not None:
                     await asyncio.to_thread(self._record_unknown_submit, store, aio)
                 raise

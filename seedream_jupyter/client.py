@@ -51,8 +51,13 @@ _LAST_LOOK_SECONDS: Final = 0.1
 _SUBMIT_SETTLE_SECONDS: Final = 30.0  # how long an interrupted submit may still finish
 _SUBMIT_MAY_EXIST: Final = (
     ". The submit reached the server, so the task may exist and be billed; it was not "
-    "retried: look for it with sj.history() or sj.resume() before submitting again"
+    "retried: check sj.history() and the provider's console before submitting again"
 )
+
+
+def _may_exist(exc: SeedreamError) -> SeedreamError:
+    exc.maybe_submitted = True
+    return exc
 
 
 @dataclass(frozen=True)
@@ -344,25 +349,26 @@ class AsyncClient:
                 method, path, json_body=body, idempotent=idempotent, task_id=task_id
             )
             ambiguous = not idempotent and response.status_code >= 500
-            raise_for_response(
-                response, task_id=task_id, note=_SUBMIT_MAY_EXIST if ambiguous else ""
-            )
+            try:
+                raise_for_response(
+                    response, task_id=task_id, note=_SUBMIT_MAY_EXIST if ambiguous else ""
+                )
+            except SeedreamError as exc:
+                if ambiguous:
+                    _may_exist(exc)
+                raise
             try:
                 return response.json()
             except (ValueError, json.JSONDecodeError):
                 if not idempotent or attempt >= self.max_retries:
                     what = "submit" if not idempotent else f"{method} {path}"
-                    raise APIError(
+                    error = APIError(
                         f"the server's answer to {what} is not valid JSON"
-                        + (
-                            "; the task may exist and be billed, so it was not retried: "
-                            "check sj.history() before submitting again"
-                            if not idempotent
-                            else ""
-                        ),
+                        + (_SUBMIT_MAY_EXIST if not idempotent else ""),
                         status_code=response.status_code,
                         task_id=task_id,
-                    ) from None
+                    )
+                    raise (error if idempotent else _may_exist(error)) from None
                 await asyncio.sleep(self._backoff(attempt, None))
                 attempt += 1
 
@@ -379,9 +385,8 @@ class AsyncClient:
         try:
             return Task.from_json(data)
         except ValueError as exc:
-            raise APIError(
-                f"the submit answer has no task id ({exc}); the task may exist: "
-                "check sj.history() before submitting again"
+            raise _may_exist(
+                APIError(f"the submit answer has no task id ({exc})" + _SUBMIT_MAY_EXIST)
             ) from None
 
     async def get(self, task_id: str) -> Task:

@@ -53,6 +53,9 @@ def redact(text: str) -> str:
 class SeedreamError(Exception):
     """Base class of every error this package raises."""
 
+    # True when a submit may have reached the server: the task may exist and be billed.
+    maybe_submitted: bool = False
+
     def __init__(self, message: str) -> None:
         self.message = redact(message)
         super().__init__(self.message)

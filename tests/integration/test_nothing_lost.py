@@ -89,15 +89,16 @@ def test_one_failed_download_keeps_the_others_and_resume_fetches_the_rest(
     assert again is not None and again.all_on_disk
 
 
+@pytest.mark.parametrize("fault", ["drop@submit#1", "malformed@submit#1", "500@submit#1"])
 def test_a_submit_whose_answer_was_lost_stays_in_history_and_counts(
-    start_simulator: Any,
+    start_simulator: Any, fault: str
 ) -> None:
-    sim = start_simulator(faults="drop@submit#1")
+    sim = start_simulator(faults=fault)
     client = sj.Client(api_key=KEY, base_url=sim.url)
     request_cost = sj.GenerationRequest(prompt="dropped").estimate_cost()
-    with pytest.raises(sj.ConnectionFailedError, match="may exist") as info:
+    with pytest.raises(sj.SeedreamError, match="may exist") as info:
         sj.generate("dropped", client=client)
-    assert info.value.maybe_submitted and sim.stats.submits == 1  # created, and not resent
+    assert info.value.maybe_submitted and sim.stats.submit_requests == 1  # not resent
     (record,) = Store().history()
     assert record.status == "lost" and record.task_id.startswith("unknown-")
     assert "may exist on the server and be billed" in (record.error_message or "")
