@@ -69,6 +69,9 @@ DEFAULTS: Final = MappingProxyType(
         "output_format": DEFAULT_OUTPUT_FORMAT,
     }
 )
+# A simulator announces itself with this response header ("1; speed=N"): clients then flag
+# results as synthetic and keep pace with its clock. Client and simulator both read it here.
+SIMULATOR_HEADER: Final = "X-Seedream-Simulator"
 # The provider suggests polling every 2-5 s for about 5 minutes.
 PROVIDER_POLL_INTERVAL_SECONDS: Final = 2.0
 PROVIDER_WAIT_SECONDS: Final = 300.0
@@ -107,6 +110,10 @@ class ModelSpec:
         """Output size in pixels (width, height); ``auto`` without references is 1:1."""
         ratio = AUTO_FALLBACK_RATIO if aspect_ratio == AUTO_RATIO else aspect_ratio
         return self.pixel_sizes[resolution][ratio]
+
+    def cost(self, images: int) -> float:
+        """Estimated USD for ``images`` output images (the provider bills per image)."""
+        return round(max(0, images) * self.price_per_image_usd, 6)
 
     def supports(self, action: str) -> bool:
         return action in self.actions
