@@ -9,13 +9,16 @@
     a red fox in snow
 
 Names are imported on first use, so ``import seedream_jupyter`` stays fast and
-pulls in neither PIL nor IPython nor widgets.
+pulls in neither PIL nor IPython nor widgets. The layers, top to bottom (each imports only
+from those above it; held by the import-linter contract in pyproject.toml)::
+
+    catalog, _version, _loop → _formats, errors → request, task, config → client | simulator
+    → images → store → results → session → api → display → magic | panel
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
@@ -38,18 +41,22 @@ _EXPORTS: dict[str, str] = {
     "Job": "api",
     "SimulatorWarning": "api",
     "default_client": "api",
+    "JobState": "api",
+    "build_request": "api",
     # history
-    "history": "archive",
-    "load": "archive",
-    "resume": "archive",
-    "spend": "archive",
-    "export": "archive",
-    "prune": "archive",
-    "list_history": "archive",
+    "history": "api",
+    "load": "api",
+    "resume": "api",
+    "spend": "api",
+    "export": "api",
+    "prune": "api",
+    "list_history": "api",
     # building blocks
     "Client": "client",
     "AsyncClient": "client",
     "PollPolicy": "client",
+    "Deadline": "client",
+    "session": "session",
     "GenerationRequest": "request",
     "Task": "task",
     "TaskStatus": "task",
@@ -74,6 +81,7 @@ _EXPORTS: dict[str, str] = {
     "TaskTimeoutError": "errors",
     "TaskDetachedError": "errors",
     "ImageDownloadError": "errors",
+    "ImageTooLargeError": "errors",
     # notebook front-ends
     "Panel": "panel",
     "TaskView": "display",
@@ -89,7 +97,6 @@ _SUBMODULES = {
     "magic",
     "panel",
     "store",
-    "archive",
     "images",
     "results",
     "request",
@@ -99,19 +106,9 @@ _SUBMODULES = {
 __all__ = ["__version__", *sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
 
 
-def _show_progress_in_notebooks(api: Any) -> None:
-    """Under IPython, the blocking helpers show live progress (display layer, loaded lazily)."""
-    if "IPython" in sys.modules:
-        from .display.progress import notebook_progress
-
-        api.set_progress_factory(notebook_progress)
-
-
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         module = importlib.import_module(f".{_EXPORTS[name]}", __name__)
-        if module.__name__ == f"{__name__}.api":
-            _show_progress_in_notebooks(module)
         value = getattr(module, name)
         globals()[name] = value
         return value
@@ -140,6 +137,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 if TYPE_CHECKING:
     from .api import (
         Job,
+        JobState,
         SimulatorWarning,
         aedit,
         agenerate,
@@ -147,17 +145,25 @@ if TYPE_CHECKING:
         aimage2image,
         areference,
         batch,
+        build_request,
         default_client,
         edit,
+        export,
         generate,
         group,
+        history,
         image2image,
+        list_history,
+        load,
+        prune,
         reference,
+        resume,
+        spend,
         start,
         sweep,
     )
     from .catalog import MODELS
-    from .client import AsyncClient, Client, PollPolicy
+    from .client import AsyncClient, Client, Deadline, PollPolicy
     from .errors import (
         APIError,
         AuthenticationError,
@@ -166,6 +172,7 @@ if TYPE_CHECKING:
         ConfigurationError,
         ConnectionFailedError,
         ImageDownloadError,
+        ImageTooLargeError,
         InsufficientBalanceError,
         NotFoundError,
         RateLimitError,
@@ -180,4 +187,5 @@ if TYPE_CHECKING:
     )
     from .request import GenerationRequest
     from .results import Result, ResultSet
+    from .session import session
     from .task import Task, TaskStatus

@@ -18,6 +18,7 @@
     │   ├── TaskTimeoutError         we stopped waiting; the task may still run
     │   └── TaskDetachedError        we were told to stop waiting (interrupt, Cancel
     │                                on a processing task); the task may still run
+    ├── ImageTooLargeError       an image claims more pixels than any real output (a bomb)
     └── ImageDownloadError       a result image could not be fetched
 
 No message ever contains the API key: ``redact`` scrubs every string that
@@ -27,27 +28,34 @@ reaches an exception, and the client registers the key it uses.
 from __future__ import annotations
 
 import threading
-from typing import Final
+from typing import ClassVar, Final
 
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
 _REDACTED: Final = "[REDACTED]"
 
 
-def register_secret(secret: str | None) -> None:
-    """Remember a secret so that ``redact`` removes it from any text."""
-    if secret and len(secret) >= 4:
-        escaped = secret.encode("unicode_escape").decode("ascii")  # as reprs show it
-        with _secrets_lock:
-            _secrets.update({secret, escaped, secret.strip()} - {""})
+class _Redactor:
+    """The secrets this process knows (API keys), and their removal from any text."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def register(self, secret: str | None) -> None:
+        if secret and len(secret) >= 4:
+            escaped = secret.encode("unicode_escape").decode("ascii")  # as reprs show it
+            with self._lock:
+                self._secrets.update({secret, escaped, secret.strip()} - {""})
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, _REDACTED)
+        return text
 
 
-def redact(text: str) -> str:
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        text = text.replace(secret, _REDACTED)
-    return text
+redact: Final = _Redactor()
+register_secret: Final = redact.register
 
 
 class SeedreamError(Exception):
@@ -55,14 +63,33 @@ class SeedreamError(Exception):
 
     # True when a submit may have reached the server: the task may exist and be billed.
     maybe_submitted: bool = False
+    # One sentence saying what to do, shown under the message (the only place hints live).
+    _hint: ClassVar[str] = ""
 
     def __init__(self, message: str) -> None:
         self.message = redact(message)
         super().__init__(self.message)
 
+    def __str__(self) -> str:
+        """The message, then what to do (views show the two apart: ``message``, ``hint``)."""
+        return f"{self.message} — {self.hint}" if self.hint else self.message
+
+    @property
+    def hint(self) -> str:
+        """What to do about it, in one sentence (empty when the message already says)."""
+        return self._hint
+
+    def with_note(self, note: str) -> SeedreamError:
+        """This error with ``note`` appended to its message (returned for ``raise``)."""
+        self.message = redact(self.message + note)
+        self.args = (self.message,)
+        return self
+
 
 class ValidationError(SeedreamError, ValueError):
     """A request parameter is invalid; nothing was sent."""
+
+    _hint = "Fix the parameter named above; nothing was sent."
 
     def __init__(self, field: str, value: object, allowed: str) -> None:
         self.field = field
@@ -77,6 +104,8 @@ class ConfigurationError(SeedreamError):
 
 class BudgetExceededError(SeedreamError):
     """Submitting would exceed the configured spend budget; nothing was sent."""
+
+    _hint = "Raise %config SeedreamMagic.budget_usd (or SEEDREAM_BUDGET_USD) to continue."
 
 
 class APIError(SeedreamError):
@@ -109,9 +138,13 @@ class BadRequestError(APIError):
 class AuthenticationError(APIError):
     """HTTP 401: the API key is missing or wrong. Set WAVE_API_KEY."""
 
+    _hint = "Check WAVE_API_KEY (or unset it to use the simulator), then run the cell again."
+
 
 class InsufficientBalanceError(APIError):
     """HTTP 402: the account balance is too low. Top up, then retry."""
+
+    _hint = "Top up the account balance, then run the cell again."
 
 
 class NotFoundError(APIError):
@@ -121,9 +154,13 @@ class NotFoundError(APIError):
 class RateLimitError(APIError):
     """HTTP 429: too many requests. Retried automatically for reads."""
 
+    _hint = "Too many requests: wait a moment, or run fewer at once."
+
 
 class ServerError(APIError):
     """HTTP 5xx: the server failed. Retried automatically for reads."""
+
+    _hint = "The server failed: try again in a minute."
 
 
 _STATUS_MAP: Final[dict[int, type[APIError]]] = {
@@ -164,6 +201,8 @@ class TaskError(SeedreamError):
 
 class TaskFailedError(TaskError):
     """The task failed on the server; ``code`` and ``server_message`` say why."""
+
+    _hint = "The server refused this task: rephrase the prompt or change parameters, then retry."
 
     def __init__(self, task_id: str, code: str | None, server_message: str | None) -> None:
         self.code = code
@@ -207,6 +246,10 @@ class TaskDetachedError(TaskError):
         )
 
 
+class ImageTooLargeError(SeedreamError, ValueError):
+    """An image claims more pixels than any real output (a decompression bomb); not decoded."""
+
+
 class ImageDownloadError(SeedreamError):
     """A result image could not be downloaded (expired link, truncated body, ...)."""
 
@@ -214,3 +257,8 @@ class ImageDownloadError(SeedreamError):
         self.task_id = task_id
         self.url = url
         super().__init__(message)
+
+    @property
+    def hint(self) -> str:
+        where = f"sj.load({self.task_id!r})" if self.task_id else "sj.history()"
+        return f"The task completed but an image could not be fetched: try {where}."

@@ -12,11 +12,11 @@ import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Union
 
-from . import catalog
-from .errors import ValidationError
-from .request import check_image_url, sniff_image_format
+from . import _formats, catalog
+from .errors import ImageTooLargeError, ValidationError
+from .request import check_image_url
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -27,7 +27,7 @@ _ALLOWED = "/".join(f.upper() for f in catalog.INPUT_IMAGE_FORMATS)
 
 
 def _data_uri(data: bytes, fmt: str) -> str:
-    mime = catalog.INPUT_IMAGE_MIME[fmt]
+    mime = _formats.MIME[fmt]
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
@@ -57,7 +57,7 @@ def _as_uint8(array: Any, field: str) -> Any:
 def _bytes_to_uri(data: bytes, field: str, what: str) -> str:
     if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:
         raise ValidationError(field, f"<{what}: {len(data) / 1e6:.1f} MB>", f"at most {_MAX_MB} MB")
-    fmt = sniff_image_format(data[:16])
+    fmt = _formats.sniff(data[: _formats.HEAD_BYTES])
     if fmt is None:
         raise ValidationError(
             field, f"<{what}>", f"images must be {_ALLOWED}; convert it first (e.g. with Pillow)"
@@ -124,16 +124,76 @@ def to_image_urls(images: object) -> tuple[str, ...]:
     return (to_image_url(images, 0),)
 
 
-# -- outputs ----------------------------------------------------------------------------------
+# -- outputs: the only decode and thumbnail path ------------------------------------------------
+
+ImageSource = Union[bytes, bytearray, memoryview, str, "os.PathLike[str]", "PILImage.Image"]
+# A real 4K output is 16.7 megapixels; anything claiming far more is a decompression bomb.
+MAX_DECODE_PIXELS: Final = 64_000_000
 
 
-def decode(data: bytes) -> PILImage.Image:
-    """Bytes of a result image as a fully loaded PIL image."""
+def _open(source: ImageSource) -> PILImage.Image:
+    """A lazily opened image (header read, pixels not decoded), size-checked."""
     from PIL import Image
 
-    img = Image.open(io.BytesIO(data))
+    img: PILImage.Image
+    try:
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            img = Image.open(io.BytesIO(bytes(source)))
+        elif isinstance(source, (str, os.PathLike)):
+            img = Image.open(Path(source))
+        else:
+            img = source
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            f"the image is a decompression bomb ({exc}); it is not decoded"
+        ) from None
+    check_pixels(img.width, img.height)
+    return img
+
+
+def check_pixels(width: int, height: int) -> None:
+    """Refuse an image whose header claims more pixels than any real output has."""
+    if width * height > MAX_DECODE_PIXELS:
+        raise ImageTooLargeError(
+            f"the image claims {width}×{height} pixels, more than the {MAX_DECODE_PIXELS:,} "
+            "this package decodes (a real 4K output has 16.7 million): it looks like a "
+            "decompression bomb and is not decoded"
+        )
+
+
+def decode(source: ImageSource) -> PILImage.Image:
+    """A result image as a fully loaded PIL image (size-checked first)."""
+    img = _open(source)
     img.load()
     return img
+
+
+def size_of(source: ImageSource) -> tuple[int, int]:
+    """(width, height) from the header alone."""
+    img = _open(source)
+    return int(img.width), int(img.height)
+
+
+def thumbnail(source: ImageSource, max_side: int = 512) -> PILImage.Image:
+    """A small RGB copy whose long side is at most ``max_side``.
+
+    From bytes or a file the image is opened lazily, so JPEGs are draft-decoded at 1/2 to 1/8
+    scale and the full-size pixels are never decoded whole nor kept; an image already in memory
+    is reduced first, so it is never copied at full size.
+    """
+    from PIL import Image
+
+    in_memory = not isinstance(source, (bytes, bytearray, memoryview, str, os.PathLike))
+    img = _open(source)
+    if in_memory:
+        factor = max(1, min(img.width, img.height, max(img.size) // max(1, max_side)))
+        small = img.reduce(factor) if factor > 1 else img.copy()
+    else:
+        small = img  # ``thumbnail`` below draft-decodes a fresh JPEG on its own
+    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    if small.mode not in ("RGB", "L"):
+        small = small.convert("RGB")
+    return small
 
 
 def to_jpeg_bytes(img: PILImage.Image, quality: int = 80) -> bytes:
@@ -142,21 +202,13 @@ def to_jpeg_bytes(img: PILImage.Image, quality: int = 80) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnail(img: PILImage.Image, max_side: int = 512) -> PILImage.Image:
-    from PIL import Image
-
-    small = img.copy()
-    small.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return small
-
-
-def thumbnail_jpeg(img: PILImage.Image, max_side: int = 512, quality: int = 80) -> bytes:
+def thumbnail_jpeg(source: ImageSource, max_side: int = 512, quality: int = 80) -> bytes:
     """A JPEG thumbnail whose long side is at most ``max_side`` pixels."""
-    return to_jpeg_bytes(thumbnail(img, max_side), quality)
+    return to_jpeg_bytes(thumbnail(source, max_side), quality)
 
 
 def contact_sheet(
-    imgs: Sequence[PILImage.Image],
+    sources: Sequence[ImageSource],
     *,
     thumb_side: int = 384,
     columns: int | None = None,
@@ -166,13 +218,13 @@ def contact_sheet(
     """The images side by side in a grid of cells ``thumb_side`` wide, with optional labels."""
     from PIL import Image, ImageDraw
 
-    if not imgs:
+    if not sources:
         return Image.new("RGB", (thumb_side, thumb_side // 4), background)
-    columns = max(1, min(columns or len(imgs), len(imgs)))
-    rows = -(-len(imgs) // columns)
+    columns = max(1, min(columns or len(sources), len(sources)))
+    rows = -(-len(sources) // columns)
     gap = 6
     label_h = 18 if labels else 0
-    thumbs = [thumbnail(img, thumb_side) for img in imgs]
+    thumbs = [thumbnail(source, thumb_side) for source in sources]
     cell_h = max(t.height for t in thumbs) + label_h
     sheet = Image.new(
         "RGB",

@@ -16,25 +16,11 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import catalog
+from . import _formats, catalog
 from .catalog import ModelSpec
 from .errors import ValidationError
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*),", re.I)
-_MIME_TO_FORMAT = {mime: fmt for fmt, mime in catalog.INPUT_IMAGE_MIME.items()} | {
-    "image/jpg": "jpeg"
-}
-
-
-def sniff_image_format(head: bytes) -> str | None:
-    """jpeg / png / webp from the first bytes of a file, else None."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def _fail(field_name: str, value: object, allowed: str) -> ValidationError:
@@ -86,8 +72,8 @@ def check_image_url(url: object, index: int) -> None:
         head = base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4))
     except (binascii.Error, ValueError):
         raise _fail(name, url[:40] + "...", "the data: URI is not valid base64") from None
-    fmt = sniff_image_format(head)
-    declared = _MIME_TO_FORMAT.get((match.group("mime") or "").lower())
+    fmt = _formats.sniff(head)
+    declared = _formats.FORMAT_OF_MIME.get((match.group("mime") or "").lower())
     if fmt is None or (declared is not None and declared != fmt):
         raise _fail(
             name,
@@ -228,7 +214,7 @@ class GenerationRequest:
 
     def estimate_cost(self) -> float:
         """Upper-bound cost in USD from the catalog's per-image price."""
-        return round(self.output_count * self.spec.price_per_image_usd, 6)
+        return self.spec.cost(self.output_count)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body for POST /v1/tasks."""

@@ -1,7 +1,9 @@
 """Result: one finished generation, with lazily decoded PIL images.
 
 Images come from files on disk (saved the moment the task completed) or from bytes
-in memory; they are decoded on first access of ``.images``.
+in memory; they are decoded on first access of ``.images``. Showing a Result (its mime
+bundle, ``grid``, ``thumbnails``) goes through ``images.thumbnail`` on the files or bytes: it
+never decodes the full-size pictures, nor keeps them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from . import _formats
 from . import images as _images
 from .request import GenerationRequest
 from .task import Task
@@ -88,14 +91,22 @@ class Result:
     @property
     def cost_usd(self) -> float:
         """Estimated cost from the catalog price and the images returned."""
-        count = len(self) or self.params.output_count
-        return round(count * self.params.spec.price_per_image_usd, 6)
+        return self.params.spec.cost(len(self) or self.params.output_count)
 
     # -- images ------------------------------------------------------------------------------
     def _raw(self) -> list[bytes]:
         if self._bytes is None:
             self._bytes = [path.read_bytes() for path in self.paths]
         return self._bytes
+
+    def sources(self) -> list[_images.ImageSource]:
+        """What to show each image from, cheapest first: decoded images already in memory,
+        files on disk, then bytes (nothing is decoded or read here)."""
+        if self._images is not None:
+            return list(self._images)
+        if self.paths and len(self.paths) == len(self) and all(p.is_file() for p in self.paths):
+            return list(self.paths)
+        return list(self._raw())
 
     @property
     def images(self) -> list[PILImage.Image]:
@@ -128,8 +139,7 @@ class Result:
         stem = prefix or self.task_id
         written: list[Path] = []
         for index, data in enumerate(self._raw()):
-            fmt = "png" if data.startswith(b"\x89PNG") else "jpeg"
-            target = out / f"{stem}-{index + 1}.{'png' if fmt == 'png' else 'jpg'}"
+            target = out / f"{stem}-{index + 1}{_formats.extension(data, '.jpg')}"
             if index < len(self.paths) and self.paths[index].exists():
                 shutil.copyfile(self.paths[index], target)
             else:
@@ -139,11 +149,11 @@ class Result:
 
     def grid(self, columns: int | None = None, thumb_side: int = 512) -> PILImage.Image:
         """All images as one contact sheet."""
-        return _images.contact_sheet(self.images, thumb_side=thumb_side, columns=columns)
+        return _images.contact_sheet(self.sources(), thumb_side=thumb_side, columns=columns)
 
     def thumbnails(self, max_side: int = 512) -> list[bytes]:
         """Small JPEG thumbnails for display."""
-        return [_images.thumbnail_jpeg(img, max_side) for img in self.images]
+        return [_images.thumbnail_jpeg(source, max_side) for source in self.sources()]
 
     # -- display -----------------------------------------------------------------------------
     def summary(self) -> str:
@@ -165,7 +175,7 @@ class Result:
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        sheet = _images.contact_sheet(self.images, thumb_side=384) if len(self) else None
+        sheet = _images.contact_sheet(self.sources(), thumb_side=384) if len(self) else None
         return _sheet_bundle(self.summary(), sheet)
 
 
@@ -187,7 +197,7 @@ class ResultSet(list[Result]):
 
     def grid(self, columns: int | None = None, thumb_side: int = 384) -> PILImage.Image:
         """A comparison sheet: the first image of each result, labelled."""
-        firsts = [r.images[0] for r in self if len(r)]
+        firsts = [r.sources()[0] for r in self if len(r)]
         labels = [label for label, r in zip(self.labels, self) if len(r)]
         return _images.contact_sheet(firsts, thumb_side=thumb_side, columns=columns, labels=labels)
 

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .errors import TaskCancelledError, TaskFailedError
+
 _MS_THRESHOLD = 1e12  # a timestamp above this is in milliseconds
 
 
@@ -171,15 +173,32 @@ class Task:
         )
 
 
-# Ids become URL paths and file names: letters, digits, '.', '_' and '-' only.
+def raise_for_terminal(task: Task) -> None:
+    """Raise TaskFailedError / TaskCancelledError for a failed / cancelled task; else nothing.
+
+    The one place a task's end becomes an exception (client, history and resume all use it).
+    """
+    if task.status is TaskStatus.FAILED:
+        raise TaskFailedError(task.task_id, task.error_code, task.error_message)
+    if task.status is TaskStatus.CANCELLED:
+        raise TaskCancelledError(task.task_id)
+
+
+# Ids become URL paths and file names: letters, digits, '.', '_' and '-' only, and never a
+# path segment such as '.' or '..'.
 _ENVELOPE_OK: Final = ("success", "ok", 0, 200, "0", "200")
 _TASK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def is_task_id(value: object) -> bool:
+    """True for a string that is safe as one URL path segment and one file name."""
+    return isinstance(value, str) and _TASK_ID.fullmatch(value) is not None
 
 
 def _checked_id(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("the response carries no task_id")
-    if not _TASK_ID.fullmatch(value):
+    if not is_task_id(value):
         raise ValueError(f"the task id {value[:60]!r} has unexpected characters")
     return value
 

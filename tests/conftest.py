@@ -1,4 +1,5 @@
-"""Suite-wide guard: every test stops the simulators it starts."""
+"""Suite-wide guards: every test stops the simulators it starts, and leaves the session's
+settings and front-end as it found them."""
 
 from __future__ import annotations
 
@@ -23,3 +24,12 @@ def _no_simulator_left_running() -> Iterator[None]:
         if t.name.startswith(SIMULATOR_THREAD) and t.name not in allowed
     ]
     assert not left, f"tests left simulators running: {left}"
+
+
+@pytest.fixture(autouse=True)
+def _session_left_as_found() -> Iterator[None]:
+    yield
+    from seedream_jupyter.session import session
+
+    session().reset()
+    session().detect_frontend()

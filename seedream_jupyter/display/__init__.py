@@ -1,14 +1,19 @@
-"""Notebook display: ``TaskView`` (live widget) and the static / text fallbacks.
+"""Notebook and terminal display: knows jobs and results, nothing about HTTP.
 
-``TaskView`` is imported on first use so that ``display.static`` (used in terminals)
-does not pull in ipywidgets.
+- ``taskview`` (+ ``taskview.js`` / ``.css``): the live card of one job (anywidget).
+- ``static``: what a job looks like without a widget (summary text, the JPEG fallback).
+- ``terminal``: a carriage-return progress line. ``progress``: the helpers' notebook block.
+- ``tables``: history and spend as HTML. ``frontend``: what the session finds at call time.
+
+``TaskView`` is imported on first use so that terminals never load ipywidgets.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .static import TextProgress, summary_text
+from .static import summary_text
+from .terminal import TextProgress
 
 if TYPE_CHECKING:
     from .taskview import TaskView

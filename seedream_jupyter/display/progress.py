@@ -12,15 +12,17 @@ import html
 import time
 from typing import Any
 
+from ..api import JobState
 from . import static
 from .static import JobLike
+from .terminal import job_line
 
 _MAX_LINES = 12  # a long batch shows its running and latest jobs, not all of them
 
 
 def _bundle(title: str, jobs: list[JobLike], started: float) -> dict[str, str]:
     snaps = [static.snapshot(job) for job in jobs]
-    lines = [static.job_line(job, snap) for job, snap in zip(jobs, snaps)]
+    lines = [job_line(job, snap) for job, snap in zip(jobs, snaps)]
     rows = list(zip(lines, snaps))
     if len(jobs) > 1:
         done = sum(snap.done for snap in snaps)
@@ -35,7 +37,7 @@ def _bundle(title: str, jobs: list[JobLike], started: float) -> dict[str, str]:
     text = "\n".join([head, *(line for line, _ in rows)] if head else [line for line, _ in rows])
     bars = []
     for line, snap in rows:
-        value = 100 if snap.state == "completed" else snap.progress
+        value = 100 if snap.state is JobState.COMPLETED else snap.progress
         bars.append(
             f'<div><progress max="100" value="{value}" style="width:10em;vertical-align:middle">'
             f"</progress> {html.escape(line)}</div>"

@@ -6,43 +6,25 @@
 * ``contact_sheet_jpeg(thumbs)``: the ``image/jpeg`` part — small thumbnails side by side,
   so a saved notebook shows its images in GitHub, nbviewer, VS Code and untrusted Lab at
   tens of KB per image.
-* ``TextProgress``: a one-line, carriage-return progress display for terminal IPython.
 
-Jobs are duck-typed (the attributes of ``api.Job``), so this module imports no HTTP code.
+Jobs are read through ``JobLike`` (the attributes of ``api.Job``); their states are
+``api.JobState``, whose labels every view shows.
 """
 
 from __future__ import annotations
 
-import io
-import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .. import errors, results
+from .. import errors, images, results
+from ..api import JobState
 
 if TYPE_CHECKING:
     from ..request import GenerationRequest
 
 SIMULATED_MARK: Final = results.SIMULATED_MARK
-ACTIVE_STATES: Final = frozenset({"submitting", "queued", "processing", "downloading"})
-TERMINAL_STATES: Final = frozenset(
-    {"completed", "failed", "cancelled", "detached", "timeout", "error"}
-)
-STATUS_LABELS: Final = {
-    "submitting": "submitting",
-    "queued": "queued",
-    "processing": "processing",
-    "downloading": "downloading images",
-    "completed": "completed",
-    "failed": "failed",
-    "cancelled": "cancelled",
-    "detached": "detached",
-    "timeout": "timed out",
-    "error": "error",
-}
 STATIC_THUMB_SIDE: Final = 384
 STATIC_QUALITY: Final = 75
 PROMPT_PREVIEW: Final = 200
@@ -56,7 +38,7 @@ class JobLike(Protocol):
     @property
     def task_id(self) -> str | None: ...
     @property
-    def state(self) -> str: ...
+    def state(self) -> JobState: ...
     @property
     def progress(self) -> int: ...
     @property
@@ -86,7 +68,7 @@ class FrozenJob:
 
     request: GenerationRequest
     task_id: str | None
-    state: str
+    state: JobState
     progress: int
     started_at: float
     finished_at: float | None
@@ -102,7 +84,7 @@ class FrozenJob:
         return cls(
             request=job.request,
             task_id=job.task_id,
-            state=str(job.state),
+            state=JobState(job.state),
             progress=int(job.progress or 0),
             started_at=job.started_at,
             finished_at=job.finished_at,
@@ -131,7 +113,7 @@ def image_count(job: JobLike) -> int:
 class Snapshot:
     """One consistent reading of a job's state."""
 
-    state: str
+    state: JobState
     progress: int
     task_id: str
     message: str
@@ -143,54 +125,33 @@ class Snapshot:
     simulated: bool
 
 
-def hint_for(error: BaseException | None, task_id: str | None = None) -> str:
-    """One sentence saying what to do about an error (empty when the message says it)."""
+def hint_for(error: BaseException | None) -> str:
+    """What to do about an error, in one sentence: the exception's own ``hint``."""
     if error is None:
         return ""
-    if isinstance(error, errors.AuthenticationError):
-        return "Check WAVE_API_KEY (or unset it to use the simulator), then run the cell again."
-    if isinstance(error, errors.InsufficientBalanceError):
-        return "Top up the account balance, then run the cell again."
-    if isinstance(error, errors.RateLimitError):
-        return "Too many requests: wait a moment, or run fewer at once."
-    if isinstance(error, errors.BudgetExceededError):
-        return "Raise %config SeedreamMagic.budget_usd (or SEEDREAM_BUDGET_USD) to continue."
-    if isinstance(error, errors.TaskFailedError):
-        return "The server refused this task: rephrase the prompt or change parameters, then retry."
-    if isinstance(error, errors.ServerError):
-        return "The server failed: try again in a minute."
-    if isinstance(error, errors.ValidationError):
-        return "Fix the parameter named above; nothing was sent."
-    if isinstance(error, errors.ImageDownloadError):
-        ref = f"sj.load({task_id!r})" if task_id else "sj.history()"
-        return f"The task completed but an image could not be fetched: try {ref}."
-    if isinstance(
-        error, (errors.TaskTimeoutError, errors.TaskDetachedError, errors.ConnectionFailedError)
-    ):
-        return ""  # their messages already say how to get the result later
-    if not isinstance(error, errors.SeedreamError):
-        return "An unexpected error: the details are in the log (logger 'seedream_jupyter')."
-    return ""
+    if isinstance(error, errors.SeedreamError):
+        return error.hint
+    return "An unexpected error: the details are in the log (logger 'seedream_jupyter')."
 
 
 def error_text(error: BaseException | None) -> str:
     if error is None:
         return ""
     if isinstance(error, errors.SeedreamError):
-        return str(error)
+        return error.message  # its hint is shown on a line of its own
     return errors.redact(f"{type(error).__name__}: {error}")
 
 
 def snapshot(job: JobLike) -> Snapshot:
-    state = str(job.state)
+    state = JobState(job.state)
     # A job is over only when it says so (finished_at); the server's "completed" comes
     # first, while the images are still being downloaded.
     running = job.finished_at is None
-    if running and state == "completed":
-        state = "downloading"
+    if running and state is JobState.COMPLETED:
+        state = JobState.DOWNLOADING
     err = job.error
     # A stop the user asked for is not an error: its message says what happened.
-    shown_error = "" if state in ("cancelled", "detached") else error_text(err)
+    shown_error = "" if state.stopped_on_request else error_text(err)
     message = job.message or ""
     if message and message == shown_error:
         message = ""
@@ -200,8 +161,8 @@ def snapshot(job: JobLike) -> Snapshot:
         task_id=job.task_id or "",
         message=errors.redact(message),
         error=shown_error,
-        hint="" if not shown_error else hint_for(err, job.task_id),
-        done=state in TERMINAL_STATES and not running,
+        hint="" if not shown_error else hint_for(err),
+        done=state.terminal and not running,
         finished_at=job.finished_at,
         from_cache=bool(job.from_cache),
         simulated=bool(job.simulated),
@@ -231,8 +192,8 @@ def header_text(request: GenerationRequest) -> str:
 
 
 def status_line(snap: Snapshot) -> str:
-    label = STATUS_LABELS.get(snap.state, snap.state)
-    if snap.state == "processing":
+    label = snap.state.label
+    if snap.state is JobState.PROCESSING:
         label = f"{label} {snap.progress}%"
     if snap.from_cache:
         label += " (from cache)"
@@ -275,13 +236,10 @@ def contact_sheet_jpeg(
     quality: int = STATIC_QUALITY,
 ) -> bytes:
     """JPEG thumbnails (bytes) as one small JPEG contact sheet."""
-    from PIL import Image
-
-    from .. import images
-
-    pictures = [Image.open(io.BytesIO(data)) for data in thumbs]
-    columns = min(len(pictures), 4) or 1
-    sheet = images.contact_sheet(pictures, thumb_side=thumb_side, columns=columns, labels=labels)
+    columns = min(len(thumbs), 4) or 1
+    sheet = images.contact_sheet(
+        list(thumbs), thumb_side=thumb_side, columns=columns, labels=labels
+    )
     return images.to_jpeg_bytes(sheet, quality=quality)
 
 
@@ -289,85 +247,3 @@ def sheet_labels(count: int, simulated: bool) -> list[str] | None:
     if not simulated:
         return None
     return [f"#{i + 1}  {SIMULATED_MARK}" for i in range(count)]
-
-
-# -- terminal --------------------------------------------------------------------------------
-
-_BAR_WIDTH: Final = 24
-
-
-def progress_bar(snap: Snapshot) -> str:
-    if snap.state in ("completed", "downloading"):  # the server's work is done
-        filled = _BAR_WIDTH
-    elif snap.state == "processing":
-        filled = round(_BAR_WIDTH * snap.progress / 100)
-    else:
-        filled = 0
-    return "█" * filled + "░" * (_BAR_WIDTH - filled)
-
-
-def job_line(job: JobLike, snap: Snapshot | None = None) -> str:
-    """One line: ``[SIMULATED] model · ███░░ · processing 40% · 3.2 s · task-id``."""
-    snap = snap or snapshot(job)
-    mark = f"[{SIMULATED_MARK}] " if snap.simulated else ""
-    end = snap.finished_at if snap.finished_at is not None else time.time()
-    parts = [
-        f"{mark}{job.request.model}",
-        progress_bar(snap),
-        status_line(snap),
-        format_elapsed(end - job.started_at),
-    ]
-    if snap.task_id:
-        parts.append(snap.task_id)
-    return " · ".join(parts)
-
-
-class TextProgress:
-    """A carriage-return progress line for a job, then a summary (terminal IPython).
-
-    Updates come from the job's thread; they are throttled to ``min_interval`` seconds
-    except on state changes.
-    """
-
-    def __init__(
-        self, job: JobLike, *, stream: TextIO | None = None, min_interval: float = 0.1
-    ) -> None:
-        self.job = job
-        self.stream = stream if stream is not None else sys.stdout
-        self.min_interval = min_interval
-        self._lock = threading.Lock()
-        self._last_state: str | None = None
-        self._last_time = 0.0
-        self._width = 0
-        self._finished = False
-        job.subscribe(self._update)
-
-    def _update(self, job: JobLike) -> None:
-        snap = snapshot(job)
-        now = time.monotonic()
-        with self._lock:
-            if self._finished:
-                return
-            changed = snap.state != self._last_state
-            if not changed and not snap.done and now - self._last_time < self.min_interval:
-                return
-            self._last_state, self._last_time = snap.state, now
-            line = job_line(self.job, snap)
-            pad = max(0, self._width - len(line))
-            self._width = len(line)
-            self.stream.write("\r" + line + " " * pad)
-            if snap.done:
-                self._finished = True
-                self.stream.write("\n")
-                if snap.error:
-                    self.stream.write(f"error: {snap.error}\n")
-                    if snap.hint:
-                        self.stream.write(snap.hint + "\n")
-                elif snap.message and snap.state not in ("cancelled", "detached"):
-                    # a stop is reported once, by whoever stopped the job (the magic's
-                    # "Interrupted: ..." line)
-                    self.stream.write(snap.message + "\n")
-            self.stream.flush()
-
-    def summary(self) -> str:
-        return summary_text(self.job)

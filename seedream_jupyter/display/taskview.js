@@ -1,17 +1,6 @@
 // TaskView front-end (anywidget ESM). All user text goes through textContent.
-
-const STATUS = {
-  submitting: "submitting…",
-  queued: "queued",
-  processing: "processing",
-  downloading: "downloading images…",
-  completed: "completed",
-  failed: "failed",
-  cancelled: "cancelled",
-  detached: "detached",
-  timeout: "timed out",
-  error: "error",
-};
+// Status words, counts and sizes arrive as traits (from JobState and the catalog): nothing
+// about jobs is re-typed here.
 
 function h(tag, className, text) {
   const node = document.createElement(tag);
@@ -149,13 +138,12 @@ function render({ model, el }) {
     const progress = Math.max(0, Math.min(100, model.get("progress") || 0));
     const done = !!model.get("done");
     root.dataset.status = status;
-    let label = STATUS[status] || status;
-    if (status === "processing") label = `${label} ${progress}%`;
+    let label = model.get("status_label") || status;
     if (model.get("cancelling") && !done) label = "cancelling…";
     statusText.textContent = label;
-    const width = status === "completed" || status === "downloading" ? 100 : progress;
+    const width = progress;
     fill.style.width = `${width}%`;
-    bar.classList.toggle("sj-indeterminate", status === "submitting" || status === "queued");
+    bar.classList.toggle("sj-indeterminate", !!model.get("indeterminate"));
     bar.setAttribute("aria-valuenow", String(width));
     const id = model.get("task_id");
     idText.textContent = id;
@@ -176,9 +164,12 @@ function render({ model, el }) {
   }
 
   function placeholders() {
-    const count = Number((model.get("count_label").match(/×(\d+)/) || [])[1] || 1);
-    for (let i = 0; i < Math.min(count, 15); i += 1) {
-      gallery.append(h("div", "sj-thumb sj-placeholder"));
+    const count = Math.max(1, Math.min(15, model.get("expected_images") || 1));
+    const ratio = model.get("placeholder_ratio") || 1;
+    for (let i = 0; i < count; i += 1) {
+      const box = h("div", "sj-thumb sj-placeholder");
+      box.style.aspectRatio = String(ratio);
+      gallery.append(box);
     }
   }
 
@@ -207,7 +198,7 @@ function render({ model, el }) {
     const thumbs = model.get("thumbnails") || [];
     const status = model.get("status");
     if (!thumbs.length) {
-      if (["submitting", "queued", "processing", "downloading"].includes(status)) placeholders();
+      if (model.get("active")) placeholders();
       gallery.hidden = !gallery.childElementCount;
       showLarge(-1);
       return;
@@ -260,7 +251,7 @@ function render({ model, el }) {
   for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "estimated_cost", "prompt", "simulated", "from_cache"]) {
     model.on(`change:${name}`, renderHeader);
   }
-  for (const name of ["status", "progress", "task_id", "message", "error", "hint", "done", "blocking", "cancelling", "finished_at"]) {
+  for (const name of ["status", "status_label", "active", "indeterminate", "progress", "task_id", "message", "error", "hint", "done", "blocking", "cancelling", "finished_at"]) {
     model.on(`change:${name}`, renderStatus);
   }
   model.on("change:thumbnails", renderGallery);

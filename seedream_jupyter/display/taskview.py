@@ -30,7 +30,8 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from .. import errors
+from .. import errors, images
+from ..api import JobState
 from . import static
 from .static import JobLike
 
@@ -41,30 +42,12 @@ __all__ = ["TaskView", "make_thumbnails"]
 
 
 def make_thumbnails(result: Any, max_side: int) -> tuple[list[bytes], list[list[int]]]:
-    """(JPEG thumbnails, [width, height] of each full image) for a Result.
-
-    Reads the files saved on disk when there are any, with JPEG draft decoding (a 2K
-    image is decoded at 1/2-1/4 scale), so the full-size pixels are neither decoded in
-    full nor cached in the Result; falls back to ``result.images``.
-    """
-    from PIL import Image
-
-    from .. import images
-
-    paths = list(getattr(result, "paths", None) or [])
-    if paths and len(paths) == len(result) and all(Path(p).is_file() for p in paths):
-        thumbs, sizes = [], []
-        for path in paths:
-            with Image.open(path) as img:
-                sizes.append([img.width, img.height])
-                img.draft("RGB", (max_side, max_side))
-                thumbs.append(images.thumbnail_jpeg(img, max_side))
-        return thumbs, sizes
-    pictures = list(result.images)
-    return (
-        [images.thumbnail_jpeg(img, max_side) for img in pictures],
-        [[img.width, img.height] for img in pictures],
-    )
+    """(JPEG thumbnails, [width, height] of each full image) for a Result, made through
+    ``images.thumbnail`` from its files or bytes (draft-decoded; full-size pixels never kept)."""
+    sources = result.sources()
+    thumbs = [images.thumbnail_jpeg(source, max_side) for source in sources]
+    sizes = [list(images.size_of(source)) for source in sources]
+    return thumbs, sizes
 
 
 class TaskView(anywidget.AnyWidget):
@@ -84,9 +67,14 @@ class TaskView(anywidget.AnyWidget):
     prompt = t.Unicode("").tag(sync=True)
     simulated = t.Bool(False).tag(sync=True)
     from_cache = t.Bool(False).tag(sync=True)
-    # progress
-    status = t.Unicode("submitting").tag(sync=True)
-    progress = t.Int(0).tag(sync=True)
+    expected_images = t.Int(1).tag(sync=True)  # placeholders until the images arrive
+    placeholder_ratio = t.Float(1.0).tag(sync=True)  # width / height of the requested size
+    # progress: the state and how to say it both come from JobState
+    status = t.Unicode(JobState.SUBMITTING.value).tag(sync=True)
+    status_label = t.Unicode(JobState.SUBMITTING.label).tag(sync=True)
+    active = t.Bool(True).tag(sync=True)
+    indeterminate = t.Bool(True).tag(sync=True)  # no progress to show yet (submitting, queued)
+    progress = t.Int(0).tag(sync=True)  # the bar: 100 once the server's work is done
     started_at = t.Float(0.0).tag(sync=True)
     finished_at = t.Float(0.0).tag(sync=True)  # 0: still running
     clock = t.Float(0.0).tag(sync=True)  # kernel time.time() at the last update (clock skew)
@@ -138,6 +126,8 @@ class TaskView(anywidget.AnyWidget):
             self.aspect_ratio = request.aspect_ratio
             self.resolution = request.resolution
             self.pixel_size = f"{width}×{height}"
+            self.expected_images = request.output_count
+            self.placeholder_ratio = width / height
             self.estimated_cost = request.estimate_cost()
             self.prompt = request.prompt
             self.started_at = job.started_at
@@ -165,7 +155,7 @@ class TaskView(anywidget.AnyWidget):
                     self._timer.start()
                 return
             self._apply(snap)
-        if snap.state == "completed" and job.result is not None:
+        if snap.state is JobState.COMPLETED and job.result is not None:
             self._start_thumbnails()
         elif snap.done:
             self._release()
@@ -186,8 +176,12 @@ class TaskView(anywidget.AnyWidget):
             self._timer = None
         try:
             with self.hold_sync():
-                self.status = snap.state
-                self.progress = 100 if snap.state == "completed" else snap.progress
+                self.status = snap.state.value
+                self.status_label = static.status_line(snap)
+                self.active = snap.state.active and not snap.done
+                self.indeterminate = snap.state in (JobState.SUBMITTING, JobState.QUEUED)
+                server_done = snap.state in (JobState.COMPLETED, JobState.DOWNLOADING)
+                self.progress = 100 if server_done else snap.progress
                 self.task_id = snap.task_id
                 self.message = self._message_for(snap)
                 self.error = snap.error
@@ -205,7 +199,7 @@ class TaskView(anywidget.AnyWidget):
     def _message_for(self, snap: static.Snapshot) -> str:
         """The job's note; after a cancel, what cancel() said when the job only has its error."""
         bare = not snap.message or snap.message == static.error_text(self.job.error)
-        if snap.state in ("cancelled", "detached") and self._cancel_note and bare:
+        if snap.state.stopped_on_request and self._cancel_note and bare:
             return self._cancel_note
         return snap.message
 
@@ -244,7 +238,9 @@ class TaskView(anywidget.AnyWidget):
 
     def static_jpeg(self) -> bytes | None:
         """The contact sheet for the static fallback, or None before images exist."""
-        if self._thumbs is None and (self.job.result is None or self.job.state != "completed"):
+        if self._thumbs is None and (
+            self.job.result is None or self.job.state != JobState.COMPLETED
+        ):
             return None
         thumbs = self.thumbnail_bytes()
         if not thumbs:
@@ -295,7 +291,7 @@ class TaskView(anywidget.AnyWidget):
         except Exception as exc:
             message = errors.redact(f"could not cancel: {exc}")
         with self._lock:
-            if self.status not in ("completed", "failed", "error"):
+            if self.status not in (JobState.COMPLETED, JobState.FAILED, JobState.ERROR):
                 self._cancel_note = message
                 snap = static.snapshot(self.job)
                 self.message = self._message_for(snap) if snap.done else message

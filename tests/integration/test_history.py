@@ -20,7 +20,7 @@ from PIL import Image
 
 import seedream_jupyter as sj
 from seedream_jupyter import provenance
-from seedream_jupyter.archive import HistoryList, export, list_history, load, resume, spend
+from seedream_jupyter.api import HistoryList, export, list_history, load, resume, spend
 from seedream_jupyter.client import Client
 from seedream_jupyter.errors import BudgetExceededError, SeedreamError
 from seedream_jupyter.request import GenerationRequest
@@ -300,7 +300,7 @@ def test_sj_history_is_callable_whatever_was_imported_first(home: Path) -> None:
         import json, sys
         import seedream_jupyter as sj
         if sys.argv[1] == "module-first":
-            import seedream_jupyter.archive
+            import seedream_jupyter.api.archive
         rows = sj.history(5)
         report = sj.history.prune(dry_run=True)
         print(json.dumps({"rows": len(rows), "tasks": report.tasks,

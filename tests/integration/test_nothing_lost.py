@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import seedream_jupyter as sj
-from seedream_jupyter.archive import resume
+from seedream_jupyter.api import resume
 from seedream_jupyter.store import Store
 
 KEY = "sk-nothing-lost-sentinel-0123456789"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from seedream_jupyter import catalog
-from seedream_jupyter.client import AsyncClient, Client, PollPolicy
+from seedream_jupyter.client import AsyncClient, Client, PollPolicy, retry
 from seedream_jupyter.errors import ValidationError
 from seedream_jupyter.request import GenerationRequest
 
@@ -373,14 +373,15 @@ def client(server: FakeServer) -> Any:
 
 @pytest.fixture
 def backoffs(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, float | None]]:
-    """Retries without waiting: ``AsyncClient._backoff`` returns 0 and records its arguments."""
+    """Retries without waiting: the retry engine's ``delay`` returns 0 and records its
+    arguments (tries so far, the server's Retry-After)."""
     calls: list[tuple[int, float | None]] = []
 
-    def no_wait(self: AsyncClient, attempt: int, retry_after: float | None) -> float:
-        calls.append((attempt, retry_after))
+    def no_wait(tries: int, retry_after: float | None) -> float:
+        calls.append((tries, retry_after))
         return 0.0
 
-    monkeypatch.setattr(AsyncClient, "_backoff", no_wait)
+    monkeypatch.setattr(retry, "delay", no_wait)
     return calls
 
 

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 import seedream_jupyter as sj
+from seedream_jupyter.session import session
 from seedream_jupyter import api
 from seedream_jupyter.client import Client
 from seedream_jupyter.errors import (
@@ -75,7 +76,7 @@ def test_done_when_generate_with_the_default_client(
     server: Any, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the one-liner: sj.generate('a red fox', model='4.5').images
-    monkeypatch.setattr(api, "default_client", lambda: client)
+    monkeypatch.setattr(session(), "client", lambda: client)
     images = sj.generate("a red fox", model="4.5").images
     assert [img.size for img in images] == [(2048, 2048)]
     payload = server.payloads[0]
@@ -253,11 +254,14 @@ def test_job_reports_progress(server: Any, client: Client) -> None:
 
         def close(self) -> None: ...
 
-    api.set_progress_factory(lambda title: Recorder())
-    try:
-        res = sj.generate("x", client=client, cache=False)
-    finally:
-        api.set_progress_factory(None)
+    class Frontend:
+        def progress(self, title: str) -> Recorder:
+            return Recorder()
+
+        def notice(self, text: str) -> None: ...
+
+    session().set_frontend(Frontend())
+    res = sj.generate("x", client=client, cache=False)
     (job,) = started
     assert job.state == "completed" and job.done and job.result is res
     until(lambda: bool(states) and states[-1] == ("completed", 100))
@@ -439,7 +443,10 @@ def test_a_budget_without_history_sends_nothing(
     server: Any, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEEDREAM_BUDGET_USD", "5")
-    monkeypatch.setattr(api, "default_store", lambda: None)
+    def unavailable(home: Any = None) -> Any:
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(session(), "store", unavailable)
     with pytest.raises(sj.BudgetExceededError, match="SEEDREAM_HOME"):
         sj.generate("x", client=client)
     assert server.submits == []

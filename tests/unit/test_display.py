@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from seedream_jupyter import errors
-from seedream_jupyter.display import static
+from seedream_jupyter.display import static, terminal
 from seedream_jupyter.display.taskview import TaskView
 from seedream_jupyter.request import GenerationRequest
 from seedream_jupyter.results import Result
@@ -342,7 +342,7 @@ def test_front_end_files_are_real_files_and_escape_user_text() -> None:
 def test_text_progress_line_and_summary(request_2k: GenerationRequest) -> None:
     job = FakeJob(request_2k)
     out = io.StringIO()
-    progress = static.TextProgress(job, stream=out, min_interval=0.0)
+    progress = terminal.TextProgress(job, stream=out, min_interval=0.0)
     job.emit(state="queued", task_id="task-wave-8")
     job.emit(state="processing", progress=50)
     complete(job, "task-wave-8")
@@ -356,7 +356,7 @@ def test_text_progress_line_and_summary(request_2k: GenerationRequest) -> None:
 def test_text_progress_reports_errors_once(request_2k: GenerationRequest) -> None:
     job = FakeJob(request_2k)
     out = io.StringIO()
-    static.TextProgress(job, stream=out)
+    terminal.TextProgress(job, stream=out)
     error = errors.AuthenticationError("bad key", status_code=401)
     job.emit(state="error", error=error, finished_at=time.time())
     job.emit(state="error")

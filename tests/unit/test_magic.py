@@ -16,7 +16,9 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from seedream_jupyter import api, catalog, magic, magic_commands
+from seedream_jupyter.session import session
+from seedream_jupyter import api, catalog, magic
+from seedream_jupyter.magic import commands as magic_commands
 from seedream_jupyter.errors import TaskFailedError
 from seedream_jupyter.results import Result
 
@@ -29,7 +31,7 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 @pytest.fixture
 def ip(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     """A shell with the extension loaded; every job goes to the fake server."""
-    monkeypatch.setattr(api, "default_client", lambda: server.client())
+    monkeypatch.setattr(session(), "client", lambda: server.client())
     shell = InteractiveShell.instance()
     magic.load_ipython_extension(shell)
     yield shell
@@ -45,7 +47,7 @@ def run(ip: InteractiveShell, source: str) -> tuple[ExecutionResult, Any]:
 
 
 def the_magic(ip: InteractiveShell) -> magic.SeedreamMagic:
-    found = magic._loaded[id(ip)]
+    found = ip.magics_manager.registry["SeedreamMagic"]
     return found
 
 
@@ -423,12 +425,11 @@ def test_a_percent_config_budget_holds_for_helpers_and_the_panel(
     ip: InteractiveShell, server: FakeServer
 ) -> None:
     import seedream_jupyter as sj
-    from seedream_jupyter import config
     from seedream_jupyter.panel import Panel
 
     run(ip, "%config SeedreamMagic.budget_usd = 0.001")
     try:
-        assert config.budget_usd() == 0.001
+        assert session().budget_usd() == 0.001
         with pytest.raises(sj.BudgetExceededError, match="budget"):
             sj.generate("a fox", client=server.client())  # not only %%seedream
         panel = Panel(client=server.client())
@@ -442,4 +443,4 @@ def test_a_percent_config_budget_holds_for_helpers_and_the_panel(
         assert server.submits == []
     finally:
         run(ip, "%config SeedreamMagic.budget_usd = None")
-    assert config.budget_usd() is None
+    assert session().budget_usd() is None

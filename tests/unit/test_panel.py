@@ -22,7 +22,9 @@ from PIL import Image
 
 from seedream_jupyter import api, catalog
 from seedream_jupyter.panel import Panel, PanelRun
-from seedream_jupyter.panel_form import PanelForm, PromptArea, why_not
+from seedream_jupyter.panel.choices import why_not
+from seedream_jupyter.panel.form import PanelForm
+from seedream_jupyter.panel.prompt import PromptArea
 from seedream_jupyter.results import Result
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -509,7 +511,7 @@ def test_prefilled_panel() -> None:
 
 
 def test_one_run_without_thumbnails_does_not_stop_the_record(panel: Panel) -> None:
-    from seedream_jupyter.panel_record import record_bundle
+    from seedream_jupyter.panel.record import record_bundle
 
     panel.form.prompt.value = "kept"
     good = finish(panel.generate())

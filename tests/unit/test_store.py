@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seedream_jupyter import provenance
-from seedream_jupyter import store as store_mod
+from seedream_jupyter.store import provenance
 from seedream_jupyter.errors import SeedreamError
 from seedream_jupyter.request import GenerationRequest
-from seedream_jupyter.store import Store, default_store
+from seedream_jupyter.session import session
+from seedream_jupyter.store import Store, files, schema
 from seedream_jupyter.task import ImageRef, Task, TaskStatus
 
 SERVER = "https://www.qingbo.dev"
@@ -85,8 +85,8 @@ def complete(
 def test_schema_is_versioned_and_in_wal_mode(store: Store) -> None:
     conn = sqlite3.connect(store.db_path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_mod.SCHEMA_VERSION
-    conn.execute(f"PRAGMA user_version = {store_mod.SCHEMA_VERSION + 1}")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
     conn.commit()
     conn.close()
     with pytest.raises(SeedreamError, match="newer seedream-jupyter"):
@@ -279,7 +279,7 @@ def test_failed_write_leaves_no_file(store: Store, monkeypatch: pytest.MonkeyPat
     def broken(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_mod.os, "replace", broken)
+    monkeypatch.setattr(files.os, "replace", broken)
     with pytest.raises(OSError, match="disk full"):
         store.save_image("t-x", 0, image_bytes(), url=None, expires_at=None, request=None)
     images = store.home / "images"
@@ -480,7 +480,7 @@ def test_prune_without_filter_only_removes_orphans(store: Store) -> None:
     orphan.write_bytes(b"x" * 100)
     young = store.home / "images" / "zz" / "young.png"
     young.write_bytes(b"y")
-    stale = time.time() - 2 * store_mod.ORPHAN_GRACE_SECONDS
+    stale = time.time() - 2 * schema.ORPHAN_GRACE_SECONDS
     os.utime(orphan, (stale, stale))
     dry = store.prune(dry_run=True)
     assert (dry.tasks, dry.files, dry.bytes_freed, dry.dry_run) == (0, 1, 100, True)
@@ -522,7 +522,7 @@ def test_four_processes_writing_at_once_lose_nothing(home: Path) -> None:
         proc.join(120)
         assert proc.exitcode == 0
     elapsed = time.perf_counter() - began
-    conn = sqlite3.connect(home / store_mod.DB_NAME)
+    conn = sqlite3.connect(home / schema.DB_NAME)
     assert (
         conn.execute("SELECT COUNT(*) FROM tasks WHERE status = 'completed'").fetchone()[0]
         == 4 * count
@@ -575,8 +575,8 @@ def test_api_key_appears_in_no_row_and_no_file(store: Store) -> None:
 def test_default_store_follows_seedream_home(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = default_store()
-    assert first.home == home.resolve() and default_store() is first
+    first = session().store()
+    assert first.home == home.resolve() and session().store() is first
     monkeypatch.setenv("SEEDREAM_HOME", str(tmp_path / "elsewhere"))
-    second = default_store()
+    second = session().store()
     assert second is not first and second.home == (tmp_path / "elsewhere").resolve()

@@ -11,255 +11,22 @@ front-end renders as text) or through ``html.escape``; never as raw HTML.
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-import anywidget
 import ipywidgets as widgets
-import traitlets
 
-from . import catalog, images
-from .api import build_request
-from .catalog import ModelSpec
-from .errors import ValidationError
-from .request import GenerationRequest
+from .. import catalog, images
+from ..api import build_request
+from ..catalog import ModelSpec
+from ..errors import ValidationError
+from ..request import GenerationRequest
+from ..session import session
+from .choices import LABEL_WIDTH, ChoiceGroup, not_offered_note, quiet_html, short_name, why_not
+from .prompt import PromptArea
 
-LABEL_WIDTH: Final = "96px"
 THUMB_SIDE: Final = 72
-
-_PROMPT_ESM: Final = """
-function render({ model, el }) {
-  const area = document.createElement("textarea");
-  area.className = "sjp-prompt";
-  area.rows = model.get("rows");
-  area.placeholder = model.get("placeholder");
-  area.value = model.get("value");
-  area.spellcheck = true;
-  area.setAttribute("aria-label", "prompt");
-  const push = () => {
-    if (model.get("value") !== area.value) {
-      model.set("value", area.value);
-      model.save_changes();
-    }
-  };
-  area.addEventListener("input", push);
-  area.addEventListener("change", push);
-  area.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      // Ours, not the notebook's "run cell" shortcut.
-      event.preventDefault();
-      event.stopPropagation();
-      push();
-      model.send({ type: "submit" });
-    }
-  });
-  const pull = () => {
-    if (area.value !== model.get("value")) area.value = model.get("value");
-  };
-  model.on("change:value", pull);
-  model.on("change:disabled", () => { area.disabled = model.get("disabled"); });
-  area.disabled = model.get("disabled");
-  el.appendChild(area);
-  return () => model.off("change:value", pull);
-}
-export default { render };
-"""
-
-_PROMPT_CSS: Final = """
-.sjp-prompt {
-  width: 100%;
-  box-sizing: border-box;
-  min-height: 4.5em;
-  resize: vertical;
-  padding: 6px 8px;
-  font-family: var(--jp-content-font-family, system-ui, sans-serif);
-  font-size: var(--jp-content-font-size1, 14px);
-  color: var(--jp-ui-font-color1, inherit);
-  background: var(--jp-layout-color1, white);
-  border: var(--jp-border-width, 1px) solid var(--jp-border-color1, #bbb);
-  border-radius: 3px;
-}
-.sjp-prompt:focus { outline: 1px solid var(--jp-brand-color1, #1976d2); }
-"""
-
-
-class PromptArea(anywidget.AnyWidget):
-    """A multi-line prompt box; Ctrl/Cmd+Enter sends a ``submit`` message to Python."""
-
-    _esm = traitlets.Unicode(_PROMPT_ESM).tag(sync=True)
-    _css = traitlets.Unicode(_PROMPT_CSS).tag(sync=True)
-    value = traitlets.Unicode("").tag(sync=True)
-    placeholder = traitlets.Unicode("Describe the image… (Ctrl/Cmd+Enter generates)").tag(sync=True)
-    rows = traitlets.Int(4).tag(sync=True)
-    disabled = traitlets.Bool(False).tag(sync=True)
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._submit_handlers: list[Callable[[], object]] = []
-        self.on_msg(self._on_custom_msg)
-
-    def on_submit(self, fn: Callable[[], object]) -> None:
-        self._submit_handlers.append(fn)
-
-    def submit(self) -> None:
-        for fn in list(self._submit_handlers):
-            fn()
-
-    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "submit":
-            self.submit()
-
-
-def quiet_html(text: str, css_class: str = "", style: str = "") -> str:
-    """``text`` escaped inside a div that MathJax leaves alone (``$`` is money here, not TeX).
-
-    ipywidgets typesets Label and HTML values; ``mathjax_ignore`` (MathJax 3) and
-    ``tex2jax_ignore`` (MathJax 2) keep prices and user text literal.
-    """
-    style_attr = f' style="{html.escape(style)}"' if style else ""
-    return (
-        f'<div class="mathjax_ignore tex2jax_ignore {html.escape(css_class)}"{style_attr}>'
-        f"{html.escape(text)}</div>"
-    )
-
-
-# -- reasons --------------------------------------------------------------------------------
-
-
-def short_name(model_id: str) -> str:
-    """``doubao-seedream-4.5`` -> ``4.5``."""
-    return model_id.removeprefix("doubao-seedream-")
-
-
-def _others(model_ids: Sequence[str]) -> str:
-    names = [short_name(m) for m in model_ids]
-    if not names:
-        return "no model does"
-    return f"{', '.join(names)} {'does' if len(names) == 1 else 'do'}"
-
-
-_OFFERED: Final[dict[str, Callable[[ModelSpec], Sequence[str]]]] = {
-    "action": lambda m: m.actions,
-    "aspect ratio": lambda m: m.aspect_ratios,
-    "resolution": lambda m: m.resolutions,
-    "output format": lambda m: m.output_formats,
-}
-
-
-def who_can(kind: str, value: str) -> str:
-    """``4.5, 4.0 do`` — the models that offer ``value`` (an action, ratio, ...)."""
-    return _others([m.id for m in catalog.MODELS.values() if value in _OFFERED[kind](m)])
-
-
-def why_not(spec: ModelSpec, kind: str, value: str) -> str | None:
-    """Why ``spec`` cannot do ``value`` (an action, ratio, resolution or format), or None."""
-    if value in _OFFERED[kind](spec):
-        return None
-    verb = "support" if kind == "action" else f"offer {kind}"
-    return f"{short_name(spec.id)} does not {verb} {value} ({who_can(kind, value)})"
-
-
-def not_offered_note(spec: ModelSpec, missing: dict[str, list[str]]) -> str:
-    """``not on 5.0-lite — action: edit, reference (4.5, 4.0 do) · resolution: 1K (4.0 does)``"""
-    parts = []
-    for kind, values in missing.items():
-        by_who: dict[str, list[str]] = {}
-        for value in values:
-            by_who.setdefault(who_can(kind, value), []).append(value)
-        listed = ", ".join(f"{', '.join(vals)} ({who})" for who, vals in by_who.items())
-        parts.append(f"{kind}: {listed}")
-    return f"not on {short_name(spec.id)} — " + " · ".join(parts) if parts else ""
-
-
-# -- a row of options, some disabled with a reason ------------------------------------------
-
-
-class ChoiceGroup:
-    """Radio-style toggle buttons; each option can be disabled with a reason (its tooltip)."""
-
-    def __init__(
-        self, label: str, options: Sequence[str], value: str, *, help_text: Mapping[str, str] | None
-    ) -> None:
-        self.options = tuple(options)
-        if value not in self.options:
-            raise ValidationError(label, value, f"choose one of {', '.join(self.options)}")
-        self._value = value
-        self._syncing = False
-        self._listeners: list[Callable[[str], None]] = []
-        self._help = dict(help_text or {})
-        self.reasons: dict[str, str] = {}
-        self.buttons: dict[str, widgets.ToggleButton] = {}
-        for option in self.options:
-            button = widgets.ToggleButton(
-                value=option == value,
-                description=option,
-                tooltip=self._help.get(option, option),
-                layout=widgets.Layout(width="auto", min_width="44px"),
-            )
-            button.add_class("sjp-choice")
-            button.add_class(f"sjp-choice-{_css_token(option)}")
-            button.observe(self._make_handler(option), names="value")
-            self.buttons[option] = button
-        title = widgets.Label(label, layout=widgets.Layout(width=LABEL_WIDTH))
-        self.box = widgets.HBox(
-            [title, *self.buttons.values()], layout=widgets.Layout(flex_flow="row wrap")
-        )
-        self.box.add_class(f"sjp-{_css_token(label)}")
-
-    @property
-    def value(self) -> str:
-        return self._value
-
-    @value.setter
-    def value(self, option: str) -> None:
-        if option not in self.buttons:
-            raise ValueError(f"{option!r} is not one of {self.options}")
-        changed = option != self._value
-        self._value = option
-        self._sync_buttons()
-        if changed:
-            for fn in list(self._listeners):
-                fn(option)
-
-    def observe(self, fn: Callable[[str], None]) -> None:
-        self._listeners.append(fn)
-
-    def enabled(self, option: str) -> bool:
-        return not self.buttons[option].disabled
-
-    def set_reasons(self, reasons: dict[str, str]) -> None:
-        """Disable exactly the options named in ``reasons`` (option -> why not)."""
-        self.reasons = dict(reasons)
-        for option, button in self.buttons.items():
-            reason = reasons.get(option)
-            button.disabled = reason is not None
-            button.tooltip = reason or self._help.get(option, option)
-
-    def _sync_buttons(self) -> None:
-        self._syncing = True
-        try:
-            for option, button in self.buttons.items():
-                button.value = option == self._value
-        finally:
-            self._syncing = False
-
-    def _make_handler(self, option: str) -> Callable[[dict[str, Any]], None]:
-        def handler(change: dict[str, Any]) -> None:
-            if self._syncing:
-                return
-            if change["new"]:
-                self.value = option
-            else:  # a click on the pressed button keeps it pressed
-                self._sync_buttons()
-
-        return handler
-
-
-def _css_token(text: str) -> str:
-    return "".join(c if c.isalnum() else "-" for c in text.lower())
-
 
 # -- reference images -------------------------------------------------------------------------
 
@@ -289,10 +56,14 @@ class PanelForm:
         prompt: str = "",
         model: str | None = None,
         action: str = catalog.DEFAULT_ACTION,
-        aspect_ratio: str = catalog.DEFAULT_ASPECT_RATIO,
-        resolution: str = catalog.DEFAULT_RESOLUTION,
+        aspect_ratio: str | None = None,
+        resolution: str | None = None,
     ) -> None:
         self._auto_group_size = False
+        # unset fields start from the session's settings (%config SeedreamMagic.*)
+        model = session().get("model", model)
+        aspect_ratio = str(session().get("aspect_ratio", aspect_ratio))
+        resolution = str(session().get("resolution", resolution))
         spec = catalog.find_model(model or catalog.DEFAULT_MODEL)
         if spec is None:
             raise ValidationError("model", model, f"choose one of {', '.join(catalog.MODEL_IDS)}")
@@ -645,4 +416,4 @@ def _thumbnail_of(data_uri: str) -> bytes:
     import base64
 
     payload = data_uri.split(",", 1)[1]
-    return images.thumbnail_jpeg(images.decode(base64.b64decode(payload)), THUMB_SIDE * 2)
+    return images.thumbnail_jpeg(base64.b64decode(payload), THUMB_SIDE * 2)

@@ -1,5 +1,4 @@
-"""Parsing for ``%%seedream``: options, ``VAR <<``, ``{name}`` interpolation, ``-i`` images,
-and the help text (generated from the catalog, so it never disagrees with validation).
+"""Parsing for ``%%seedream``: options, ``VAR <<``, ``{name}`` interpolation, ``-i`` images.
 
 Every problem is raised as IPython's ``UsageError``: one line, no traceback, nothing sent.
 """
@@ -21,23 +20,10 @@ from typing import Any, NoReturn, cast
 from IPython.core.error import UsageError
 from IPython.utils import process as _process
 
-from . import catalog
-from .errors import ValidationError
+from .. import catalog
+from ..errors import ValidationError
 
 HELP_HINT = "see %%seedream? for the options"
-SUBCOMMANDS: dict[str, str] = {
-    "models": "the models with their actions, ratios, resolutions and prices",
-    "config": "the settings in effect (the key shown only as set/unset)",
-    "status TASK_ID": "a task's status on the server",
-    "cancel TASK_ID": "cancel a queued task (refunded)",
-    "doctor": "check key, server, simulator, widget versions and front-end",
-    "simulator start|stop|status": "the embedded simulator",
-    "history [N]": "the last N tasks, with thumbnails",
-    "show TASK_ID": "a task's images from disk",
-    "resume": "finish tasks left pending (timeout, interrupt, restart)",
-    "spend [DAYS]": "estimated spend by day and model",
-    "export DIR [N]": "copy images + manifest.jsonl into DIR",
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -321,7 +307,7 @@ def _lookup_name(token: str, namespace: Mapping[str, Any]) -> tuple[bool, Any]:
 
 
 def _flatten(value: Any) -> list[Any]:
-    from .results import Result, ResultSet
+    from ..results import Result, ResultSet
 
     if isinstance(value, (Result, ResultSet)):
         return list(value.images)
@@ -337,7 +323,7 @@ def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> tuple
     """``-i`` values (variables, URLs, paths) as URLs / data URIs."""
     if not tokens:
         return ()
-    from .images import to_image_urls
+    from ..images import to_image_urls
 
     values: list[Any] = []
     for token in tokens:
@@ -358,85 +344,3 @@ def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> tuple
         return to_image_urls(values)
     except ValidationError as exc:
         raise UsageError(f"%%seedream: -i: {exc}") from None
-
-
-# -- help ----------------------------------------------------------------------------------------
-
-
-price = catalog.format_price
-
-
-def _models_block() -> str:
-    lines = []
-    for spec in catalog.MODELS.values():
-        lines.append(
-            f"  {spec.id}  (aliases: {', '.join(spec.aliases)})  "
-            f"${price(spec.price_per_image_usd)} per image"
-        )
-        lines.append(f"      {spec.summary}")
-        lines.append(
-            f"      actions: {', '.join(spec.actions)} · resolutions: "
-            f"{', '.join(spec.resolutions)} · formats: {', '.join(spec.output_formats)}"
-        )
-        lines.append(f"      ratios: {' '.join(spec.aspect_ratios)}")
-    return "\n".join(lines)
-
-
-def _resolutions_block() -> str:
-    lines = []
-    for res in catalog.RESOLUTIONS:
-        owners = [
-            s.id.removeprefix("doubao-seedream-")
-            for s in catalog.MODELS.values()
-            if res in s.resolutions
-        ]
-        if owners:
-            sample = next(s for s in catalog.MODELS.values() if res in s.resolutions)
-            w, h = sample.pixel_size(res, "1:1")
-            lines.append(f"  {res}  {w}×{h} at 1:1 · on {', '.join(owners)}")
-    return "\n".join(lines)
-
-
-def help_text() -> str:
-    """The docstring of ``%%seedream`` / ``%seedream``."""
-    usage = PARSER.format_help().replace("usage: ", "", 1)
-    actions = "\n".join(f"  {name:<12} {text}" for name, text in catalog.ACTION_HELP.items())
-    commands = "\n".join(f"  %seedream {name:<28} {text}" for name, text in SUBCOMMANDS.items())
-    return f"""Generate images with ByteDance Seedream; the cell body is the prompt.
-
-    %%seedream [options] [VAR <<]
-    a red fox in snow, {{style}} style
-
-``{{name}}`` in the prompt is filled from your variables (``{{{{`` for a literal brace).
-``VAR <<`` stores the Result in VAR (otherwise it is ``_``). The cell waits for the
-images, showing live progress; interrupt the kernel (■) to cancel a queued task or stop
-waiting for a processing one. With no WAVE_API_KEY the embedded simulator answers, and
-every image and view says SIMULATED.
-
-{usage}
-Models:
-{_models_block()}
-
-Actions:
-{actions}
-
-Aspect ratios: {" ".join(catalog.ASPECT_RATIOS)}  ("auto": follow the reference image)
-
-Resolutions:
-{_resolutions_block()}
-
-Line commands:
-{commands}
-
-Settings: %config SeedreamMagic.<name> = value   (list them with %config SeedreamMagic)
-
-Examples:
-    %%seedream -m 4.5 -a 16:9 fox <<
-    a red fox in snow at dawn
-
-    %%seedream -g 4 -r 2K
-    four seasons of one mountain lake
-
-    %%seedream -i sketch.png --action image2image
-    the same scene as a watercolour
-"""

@@ -1,4 +1,4 @@
-"""Panel: a form (``panel_form``) above a stack of TaskViews, newest first.
+"""Panel: a form (``form``) above a stack of TaskViews, newest first.
 
     panel = sj.Panel()
     panel                 # shows the form; fill it in and click Generate (or Ctrl/Cmd+Enter)
@@ -11,7 +11,7 @@ flight, each with its own TaskView (live progress and a Cancel button that works
 the panel's cell has long returned, so the click reaches the kernel at once). A run's
 outcome arrives on the loop thread through ``Job.subscribe``; its Result is appended
 to ``panel.results`` and its controls ("→ variable", "save") come alive. Under the panel
-sits its record (``panel_record``): what a saved notebook shows of the runs.
+sits its record (``record``): what a saved notebook shows of the runs.
 
 Nothing raised by a click escapes into the void: every handler reports its error in
 the panel (validation, auth, balance, failed task...), and the panel keeps working.
@@ -22,187 +22,33 @@ from __future__ import annotations
 import functools
 import html
 import json
-import keyword
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import ipywidgets as widgets
 
-from . import api
-from .api import SIMULATOR_NOTICE, Job
-from .errors import SeedreamError, ValidationError, redact
-from .panel_form import PanelForm, close_tree, quiet_html
-from .panel_record import PanelRecord
-from .request import GenerationRequest
-from .results import Result
+from .. import api
+from ..api import Job
+from ..errors import ValidationError
+from ..request import GenerationRequest
+from ..results import Result
+from ..session import SIMULATOR_NOTICE, session
+from .choices import quiet_html
+from .form import PanelForm, close_tree
+from .messages import describe_error, message_html
+from .record import PanelRecord
+from .run import PanelRun
 
 if TYPE_CHECKING:
-    from .client import Client
+    from ..client import Client
 
 __all__ = ["Panel", "PanelRun"]
 
 logger = logging.getLogger("seedream_jupyter")
 DEFAULT_SAVE_DIR: Final = "seedream-images"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _message_html(text: str, kind: str = "info") -> str:
-    """One escaped message block (``kind``: info, ok, error)."""
-    if not text:
-        return ""
-    color = {
-        "info": "var(--jp-ui-font-color2, #555)",
-        "ok": "var(--jp-success-color1, #2e7d32)",
-        "error": "var(--jp-error-color1, #c62828)",
-    }[kind]
-    return quiet_html(
-        text, f"sjp-msg sjp-{kind}", f"color: {color}; white-space: pre-wrap; line-height: 1.4"
-    )
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def _images(count: int) -> str:
-    return _plural(count, "image")
-
-
-def describe_error(exc: BaseException) -> str:
-    """A readable one-paragraph message for any error a click can raise."""
-    if isinstance(exc, ValidationError):
-        return f"Not sent — {exc.field}: {exc.allowed} (got {exc.value!r})."
-    if isinstance(exc, SeedreamError):
-        return str(exc)
-    return redact(f"{type(exc).__name__}: {exc}")
-
-
-class PanelRun:
-    """One Generate click: its Job, its TaskView and the controls for its Result."""
-
-    def __init__(self, panel: Panel, job: Job, view: Any) -> None:
-        self.panel = panel
-        self.job = job
-        self.view = view
-        self.result: Result | None = None
-        self.index: int | None = None  # position in panel.results once completed
-        self._lock = threading.Lock()
-        self._settled = False
-
-        self.label = widgets.Label("")
-        self.label.add_class("sjp-run-label")
-        self.variable = widgets.Text(
-            placeholder="variable name", layout=widgets.Layout(width="150px")
-        )
-        self.variable.add_class("sjp-var-name")
-        self.to_variable = widgets.Button(
-            description="→ variable",
-            tooltip="store this Result in a notebook variable",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.to_variable.add_class("sjp-to-var")
-        self.save_dir = widgets.Text(
-            value=panel.save_dir, placeholder="folder", layout=widgets.Layout(width="180px")
-        )
-        self.save_dir.add_class("sjp-save-dir")
-        self.save = widgets.Button(
-            description="save",
-            tooltip="save the full-size images into this folder",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.save.add_class("sjp-save")
-        self.dismiss = widgets.Button(
-            description="✕",
-            tooltip="remove this run from the panel (its Result stays in panel.results)",
-            layout=widgets.Layout(width="32px"),
-        )
-        self.dismiss.add_class("sjp-dismiss")
-        self.message = widgets.HTML("")
-        self.message.add_class("sjp-run-message")
-        safe = functools.partial(panel._safe, target=self.message)
-        self.to_variable.on_click(safe(lambda _b: self.assign(str(self.variable.value))))
-        self.save.on_click(safe(lambda _b: self.save_images(str(self.save_dir.value))))
-        self.dismiss.on_click(safe(lambda _b: panel.remove_run(self)))
-
-        self.label.value = "running…"
-        for w in (self.variable, self.to_variable, self.save_dir, self.save):
-            w.disabled = True
-        self.controls = widgets.HBox(
-            [
-                self.label,
-                self.variable,
-                self.to_variable,
-                self.save_dir,
-                self.save,
-                widgets.Box(layout=widgets.Layout(flex="1")),
-                self.dismiss,
-            ],
-            layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
-        )
-        self.controls.add_class("sjp-run-controls")
-        self.box = widgets.VBox(
-            [view, self.controls, self.message], layout=widgets.Layout(margin="0 0 10px 0")
-        )
-        self.box.add_class("sjp-run")
-        job.subscribe(self._on_job)
-
-    @property
-    def state(self) -> str:
-        return str(self.job.state)
-
-    def _on_job(self, job: Job) -> None:
-        """Called on the loop thread at every change; acts once, when the job ends."""
-        with self._lock:
-            if self._settled or (job.result is None and job.error is None):
-                return
-            self._settled = True
-        try:
-            if job.result is not None:
-                self.result = job.result
-                self.index = self.panel._add_result(job.result)
-                self.label.value = f"{_images(len(job.result))} · panel.results[{self.index}]"
-                for w in (self.variable, self.to_variable, self.save_dir, self.save):
-                    w.disabled = False
-            else:
-                self.label.value = f"{job.state}: no images"
-        except Exception:  # a listener must never break the job
-            logger.exception("panel: recording a result failed")
-
-    def assign(self, name: str) -> None:
-        """Store this run's Result in the notebook namespace as ``name``."""
-        name = name.strip()
-        if self.result is None:
-            self.message.value = _message_html("No result yet: wait for the run to complete.")
-            return
-        if not name.isidentifier() or keyword.iskeyword(name):
-            self.message.value = _message_html(
-                f"{name!r} is not a valid Python variable name.", "error"
-            )
-            return
-        from IPython.core.getipython import get_ipython
-
-        shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
-        if shell is None:
-            self.message.value = _message_html("No IPython shell: use panel.results.", "error")
-            return
-        shell.user_ns[name] = self.result
-        self.message.value = _message_html(
-            f"{name} = panel.results[{self.index}] ({_images(len(self.result))})", "ok"
-        )
-
-    def save_images(self, directory: str) -> list[Path]:
-        """Save this run's full-size images into ``directory``."""
-        if self.result is None:
-            self.message.value = _message_html("No result yet: wait for the run to complete.")
-            return []
-        directory = directory.strip() or self.panel.save_dir
-        paths = self.result.save(directory)
-        where = paths[0].parent.resolve() if paths else Path(directory).resolve()
-        self.message.value = _message_html(f"saved {_plural(len(paths), 'file')} to {where}", "ok")
-        return paths
 
 
 class Panel:
@@ -281,8 +127,9 @@ class Panel:
 
     @property
     def simulated(self) -> bool:
-        client = self.client or api.default_client()
-        return bool(client.simulated)
+        if self.client is not None:
+            return bool(self.client.simulated)
+        return session().target().simulated
 
     def request(self) -> GenerationRequest:
         """The validated request the form describes (ValidationError names what to fix)."""
@@ -297,7 +144,7 @@ class Panel:
         try:
             request = self.request()
         except ValidationError as exc:
-            self.message.value = _message_html(describe_error(exc), "error")
+            self.message.value = message_html(describe_error(exc), "error")
             return None
         job = api.start(
             request,
@@ -324,7 +171,7 @@ class Panel:
     def remove_run(self, run: PanelRun) -> None:
         """Take a finished run off the panel (its Result, if any, stays in ``results``)."""
         if not run.job.done:
-            run.message.value = _message_html("still running: Cancel it first, or wait", "error")
+            run.message.value = message_html("still running: Cancel it first, or wait", "error")
             return
         self.runs_box.children = tuple(c for c in self.runs_box.children if c is not run.box)
         with self._lock:
@@ -334,7 +181,7 @@ class Panel:
         self.record.refresh()
 
     def _make_view(self, job: Job) -> Any:
-        from .display import TaskView
+        from ..display import TaskView
 
         return TaskView(job, thumb_size=self.thumb_size)
 
@@ -358,7 +205,7 @@ class Panel:
             except Exception as exc:
                 # the readable message is in the panel; details only for debugging
                 logger.debug("panel: %s failed", getattr(fn, "__name__", "handler"), exc_info=True)
-                (target or self.message).value = _message_html(describe_error(exc), "error")
+                (target or self.message).value = message_html(describe_error(exc), "error")
                 return None
 
         return wrapper  # type: ignore[return-value]
@@ -374,7 +221,7 @@ class Panel:
         try:
             text = self.request_json()
         except ValidationError as exc:
-            self.request_view.value = _message_html(describe_error(exc), "error")
+            self.request_view.value = message_html(describe_error(exc), "error")
             return
         self.request_view.value = (
             '<pre class="sjp-json mathjax_ignore tex2jax_ignore" style="margin: 4px 0; '

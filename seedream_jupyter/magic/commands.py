@@ -1,29 +1,38 @@
 """The ``%seedream`` line commands: models, config, status, cancel, doctor, simulator,
 and the history commands (history, show, resume, spend, export).
 
-Each takes the magic and its remaining words and returns the value of the line (shown
-by IPython, and reachable as ``_``) or None after printing.
+``COMMANDS`` is their one registry (name, usage, help, function); the help text is made from
+it. Each function takes the magic and its remaining words and returns the value of the line
+(shown by IPython, and reachable as ``_``) or None after printing.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib.metadata
-import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
-from . import catalog, config
-from .errors import APIError, NotFoundError, SeedreamError
-from .magic_args import SUBCOMMANDS, price
+from .. import api, catalog, config
+from ..errors import APIError, NotFoundError, SeedreamError
+from ..session import SETTINGS, session
+from .args import split_line
 
-if TYPE_CHECKING:
-    from .magic import SeedreamMagic
-
-Command = Callable[["SeedreamMagic", Sequence[str]], Any]
+price = catalog.format_price
 OK, BAD, WARN = "✓", "✗", "!"
+
+
+class MagicLike(Protocol):
+    """What the commands read of ``SeedreamMagic`` (no import of it: no cycle)."""
+
+    shell: Any
+
+    def effective_display(self) -> str: ...
+    def trait_values(self, **metadata: Any) -> dict[str, Any]: ...
+
+
+Function = Callable[[MagicLike, Sequence[str]], Any]
 
 
 _MAX_COUNT = 1_000_000  # larger counts overflow SQLite's integers
@@ -78,38 +87,34 @@ def models_table() -> str:
     return "\n".join([*lines, "", *notes, ratios])
 
 
-def cmd_models(magic: SeedreamMagic, words: Sequence[str]) -> None:
+def cmd_models(magic: MagicLike, words: Sequence[str]) -> None:
     _want("models", words, 0, 0, "models")
     print(models_table())
 
 
 def target_text() -> str:
-    settings = config.resolve()
-    if settings.use_embedded_simulator:
-        why = "SEEDREAM_SIMULATOR=1" if config.simulator_forced() else "no WAVE_API_KEY"
-        return f"embedded simulator ({why}): synthetic images, no cost"
-    return f"{settings.base_url} (real Seedream, billed)"
+    return session().target().describe()
 
 
-def cmd_config(magic: SeedreamMagic, words: Sequence[str]) -> None:
+def cmd_config(magic: MagicLike, words: Sequence[str]) -> None:
     _want("config", words, 0, 0, "config")
-    lines = ["%config SeedreamMagic:"]
-    for name in sorted(magic.class_own_traits(config=True)):
-        lines.append(f"  {name:<15} = {getattr(magic, name)!r}")
+    lines = ["%config SeedreamMagic (settings shared by %%seedream, the helpers and the panel):"]
+    for name, value in sorted(magic.trait_values(config=True).items()):
+        where = session().source(name) if name in SETTINGS else "magic"
+        lines.append(f"  {name:<18} = {value!r}  ({where})")
     try:
         key = "set" if config.read_api_key() else "unset"
     except SeedreamError as exc:
         key = f"unreadable ({exc})"
-    home: str
     try:
-        home = str(config.home_dir())
+        home = str(session().home)
     except Exception as exc:
         home = f"unavailable ({exc})"
-    budget = config.budget_usd(magic.budget_usd)
+    budget = session().budget_usd()
     lines += [
         "environment:",
         f"  {config.ENV_API_KEY:<22} {key}",
-        f"  {config.ENV_BASE_URL:<22} {os.environ.get(config.ENV_BASE_URL) or '(default)'}",
+        f"  {config.ENV_BASE_URL:<22} {config.env_base_url() or '(default)'}",
         f"  {config.ENV_SIMULATOR:<22} {'on' if config.simulator_forced() else 'off'}",
         f"  {config.ENV_HOME:<22} {home}",
         f"  budget                 {'none' if budget is None else f'${budget:.2f}'}",
@@ -123,12 +128,10 @@ def cmd_config(magic: SeedreamMagic, words: Sequence[str]) -> None:
 
 
 def _client() -> Any:
-    from . import api
-
-    return api.default_client()
+    return session().client()
 
 
-def cmd_status(magic: SeedreamMagic, words: Sequence[str]) -> Any:
+def cmd_status(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("status", words, 1, 1, "status TASK_ID")
     task_id = words[0]
     try:
@@ -150,7 +153,7 @@ def cmd_status(magic: SeedreamMagic, words: Sequence[str]) -> Any:
     return None
 
 
-def cmd_cancel(magic: SeedreamMagic, words: Sequence[str]) -> None:
+def cmd_cancel(magic: MagicLike, words: Sequence[str]) -> None:
     _want("cancel", words, 1, 1, "cancel TASK_ID")
     task_id = words[0]
     try:
@@ -169,6 +172,8 @@ def cmd_cancel(magic: SeedreamMagic, words: Sequence[str]) -> None:
 
 
 def _version(dist: str) -> str | None:
+    import importlib.metadata  # only here: 20-30 ms that %load_ext need not pay
+
     try:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
@@ -184,18 +189,16 @@ def _major(version: str | None) -> int | None:
 
 def _probe_server() -> tuple[str, str]:
     """Reach the API with one cheap GET of an unknown task: 404 = reachable, key accepted."""
-    from .client import Client
-
-    settings = config.resolve()
+    target = session().target()
     try:
-        client = Client(timeout=5.0, max_retries=0)
+        client = session().client()
         where = client.base_url
     except SeedreamError as exc:
         return BAD, f"cannot build a client: {exc}"
     try:
-        client.get("task-seedream-doctor-probe")
+        client.get("task-seedream-doctor-probe", timeout=5.0)
     except NotFoundError:
-        return OK, f"{where} answers (and accepts the key)" if settings.key_is_set else (
+        return OK, f"{where} answers (and accepts the key)" if target.api_key else (
             f"{where} answers"
         )
     except APIError as exc:
@@ -204,13 +207,10 @@ def _probe_server() -> tuple[str, str]:
         return WARN, f"{where} answered {exc}"
     except SeedreamError as exc:
         return BAD, f"{where} unreachable: {exc}"
-    finally:
-        with contextlib.suppress(Exception):
-            client.close()
     return OK, f"{where} answers"
 
 
-def doctor_report(magic: SeedreamMagic) -> list[tuple[str, str]]:
+def doctor_report(magic: MagicLike) -> list[tuple[str, str]]:
     checks: list[tuple[str, str]] = []
     try:
         key = config.read_api_key()
@@ -261,19 +261,14 @@ def doctor_report(magic: SeedreamMagic) -> list[tuple[str, str]]:
         checks.append((WARN, "no widget front-end (terminal IPython): text progress is used"))
     checks.append((OK, f"display mode: {magic.effective_display()}"))
     try:
-        from .api import default_store
-
-        store = default_store()
-        if store is not None:
-            checks.append((OK, f"history at {store.home}"))
-        else:
-            checks.append((BAD, "history unavailable: set SEEDREAM_HOME to a writable folder"))
+        store = session().store()
+        checks.append((OK, f"history at {store.home}"))
     except Exception as exc:
         checks.append((BAD, f"history unavailable ({exc}): set SEEDREAM_HOME to a writable folder"))
     return checks
 
 
-def cmd_doctor(magic: SeedreamMagic, words: Sequence[str]) -> None:
+def cmd_doctor(magic: MagicLike, words: Sequence[str]) -> None:
     _want("doctor", words, 0, 0, "doctor")
     checks = doctor_report(magic)
     print("\n".join(f"{mark} {text}" for mark, text in checks))
@@ -284,13 +279,12 @@ def cmd_doctor(magic: SeedreamMagic, words: Sequence[str]) -> None:
 # -- simulator -----------------------------------------------------------------------------------
 
 
-def cmd_simulator(magic: SeedreamMagic, words: Sequence[str]) -> None:
+def cmd_simulator(magic: MagicLike, words: Sequence[str]) -> None:
     _want("simulator", words, 1, 1, "simulator start|stop|status")
     action = words[0]
-    from . import api, simulator
+    from .. import simulator
 
-    settings = config.resolve()
-    used = settings.use_embedded_simulator
+    used = session().target().simulated
     note = (
         ""
         if used
@@ -305,7 +299,7 @@ def cmd_simulator(magic: SeedreamMagic, words: Sequence[str]) -> None:
         if sim is None:
             print("the embedded simulator is not running")
             return
-        api.reset_default_clients()
+        session().forget_clients()
         print(
             f"simulator at {sim.url} stopped; its pending tasks are lost. The next "
             "generation without a key starts a new one."
@@ -329,63 +323,64 @@ def cmd_simulator(magic: SeedreamMagic, words: Sequence[str]) -> None:
 # -- history ---------------------------------------------------------------------------------------
 
 
-def cmd_history(magic: SeedreamMagic, words: Sequence[str]) -> Any:
+def cmd_history(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("history", words, 0, 1, "history [N]")
-    from . import archive
-
     limit = _int_arg("history", words[0]) if words else 20
-    return archive.list_history(limit)
+    return api.list_history(limit)
 
 
-def cmd_show(magic: SeedreamMagic, words: Sequence[str]) -> Any:
+def cmd_show(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("show", words, 1, 1, "show TASK_ID")
-    from . import archive
-
-    return archive.load(words[0])
+    return api.load(words[0])
 
 
-def cmd_resume(magic: SeedreamMagic, words: Sequence[str]) -> Any:
+def cmd_resume(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("resume", words, 0, 0, "resume")
-    from . import archive
-
-    timeout = magic.timeout if magic.timeout > 0 else None
-    return archive.resume(timeout=timeout)
+    timeout = session().get("timeout")
+    return api.resume(timeout=timeout if timeout else None)
 
 
-def cmd_spend(magic: SeedreamMagic, words: Sequence[str]) -> Any:
+def cmd_spend(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("spend", words, 0, 1, "spend [DAYS]")
-    from . import archive
-
     days = _int_arg("spend", words[0]) if words else None
-    return archive.spend(days=days, budget_usd=magic.budget_usd)
+    return api.spend(days=days)
 
 
-def cmd_export(magic: SeedreamMagic, words: Sequence[str]) -> None:
+def cmd_export(magic: MagicLike, words: Sequence[str]) -> None:
     _want("export", words, 1, 2, "export DIR [N]")
-    from . import archive
-
     limit = _int_arg("export", words[1]) if len(words) > 1 else None
-    written = archive.export(words[0], limit=limit)
+    written = api.export(words[0], limit=limit)
     print(f"exported {len(written)} image(s) to {words[0]} with manifest.jsonl")
 
 
+@dataclass(frozen=True)
+class Command:
+    usage: str
+    help: str
+    run: Function
+
+
 COMMANDS: dict[str, Command] = {
-    "models": cmd_models,
-    "config": cmd_config,
-    "status": cmd_status,
-    "cancel": cmd_cancel,
-    "doctor": cmd_doctor,
-    "simulator": cmd_simulator,
-    "history": cmd_history,
-    "show": cmd_show,
-    "resume": cmd_resume,
-    "spend": cmd_spend,
-    "export": cmd_export,
+    "models": Command("models", "the models: actions, ratios, resolutions, prices", cmd_models),
+    "config": Command("config", "the settings in effect (the key only as set/unset)", cmd_config),
+    "status": Command("status TASK_ID", "a task's status on the server", cmd_status),
+    "cancel": Command("cancel TASK_ID", "cancel a queued task (refunded)", cmd_cancel),
+    "doctor": Command(
+        "doctor", "check key, server, simulator, widget versions and front-end", cmd_doctor
+    ),
+    "simulator": Command("simulator start|stop|status", "the embedded simulator", cmd_simulator),
+    "history": Command("history [N]", "the last N tasks, with thumbnails", cmd_history),
+    "show": Command("show TASK_ID", "a task's images from disk", cmd_show),
+    "resume": Command(
+        "resume", "finish tasks left pending (timeout, interrupt, restart)", cmd_resume
+    ),
+    "spend": Command("spend [DAYS]", "estimated spend by day and model", cmd_spend),
+    "export": Command("export DIR [N]", "copy images + manifest.jsonl into DIR", cmd_export),
 }
 
 
 def unknown_command(word: str) -> UsageError:
-    listing = "; ".join(f"{name}" for name in SUBCOMMANDS)
+    listing = "; ".join(COMMANDS)
     if not word:
         return UsageError(f"%seedream needs a command: {listing}. For images use %%seedream.")
     return UsageError(
@@ -394,24 +389,18 @@ def unknown_command(word: str) -> UsageError:
     )
 
 
-def run(magic: SeedreamMagic, line: str) -> Any:
-    from .magic_args import split_line
-
+def run(magic: MagicLike, line: str) -> Any:
+    """Run one ``%seedream`` line (``%seedream help`` is answered by the magic itself)."""
     words = split_line(line)
-    if not words or words[0] in ("-h", "--help", "help"):
-        if words:
-            from .magic_args import help_text
-
-            print(help_text())
-            return None
+    if not words:
         raise unknown_command("")
     command = COMMANDS.get(words[0].lower())
     if command is None:
         raise unknown_command(words[0])
     try:
-        return command(magic, words[1:])
+        return command.run(magic, words[1:])
     except (SeedreamError, OSError) as exc:  # said in a line, not a traceback wall
-        line = f"{type(exc).__name__}: {exc}"
+        line = f"{type(exc).__name__}: {exc}"  # with its hint, if any
         exc._render_traceback_ = lambda: [line]  # type: ignore[union-attr]
         raise
 

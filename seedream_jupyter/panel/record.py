@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
-from .display import static
+from ..display import static
 
 logger = logging.getLogger("seedream_jupyter")
 

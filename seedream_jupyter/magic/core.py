@@ -1,8 +1,9 @@
 """``%%seedream`` (the cell body is the prompt) and ``%seedream`` (commands).
 
-Thin by design: parse the line (``magic_args``), build a ``GenerationRequest``, start an
-``api.Job`` and hand it to the display layer. Settings are traitlets on ``SeedreamMagic``
-(``%config SeedreamMagic.model = "4.0"``), in the style of jupysql.
+Thin by design: parse the line (``args``), build the request with ``api.build_request``,
+start an ``api.Job`` and hand it to the display layer. Settings are traitlets on
+``SeedreamMagic`` (``%config SeedreamMagic.model = "4.0"``), in the style of jupysql; every
+change is handed to the session, so the helpers and the panel follow it too.
 
 Blocking by default: the cell waits for the images while the TaskView updates live from
 the loop thread. A kernel interrupt cancels a queued task (refunded) or stops waiting for
@@ -21,14 +22,18 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from . import catalog, config, magic_args, magic_commands
-from .errors import SeedreamError, ValidationError
-from .request import GenerationRequest
+from .. import api, catalog
+from ..errors import SeedreamError, ValidationError
+from ..request import GenerationRequest
+from ..session import SETTINGS, session
+from . import args as magic_args
+from . import commands as magic_commands
+from .help import help_text
 
 if TYPE_CHECKING:
-    from .api import Job
-    from .display.taskview import TaskView
-    from .results import Result
+    from ..api import Job
+    from ..display.taskview import TaskView
+    from ..results import Result
 
 __all__ = ["SeedreamMagic", "load_ipython_extension", "unload_ipython_extension"]
 
@@ -42,11 +47,13 @@ def _all_resolutions() -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _short_error(exc: BaseException, hint: str = "") -> BaseException:
-    """Make IPython show ``exc`` as one or two lines instead of a traceback wall."""
-    lines = [f"{type(exc).__name__}: {exc}"]
-    if hint:
-        lines.append(hint)
+def _short_error(exc: BaseException) -> BaseException:
+    """Make IPython show ``exc`` as one or two lines (the error, what to do) instead of a
+    traceback wall."""
+    if isinstance(exc, SeedreamError):
+        lines = [f"{type(exc).__name__}: {exc.message}", *([exc.hint] if exc.hint else [])]
+    else:
+        lines = [f"{type(exc).__name__}: {exc}"]
     exc._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
     return exc
 
@@ -121,9 +128,31 @@ class SeedreamMagic(Magics):
             raise TraitError(f"resolution {res!r}: choose one of {' '.join(_all_resolutions())}")
         return res
 
-    @observe("budget_usd")
-    def _share_budget(self, change: Any) -> None:
-        config.set_session_budget(change["new"])
+    base_url = Unicode(
+        None,
+        allow_none=True,
+        help="The API's base URL (also SEEDREAM_BASE_URL). None: the provider's.",
+    ).tag(config=True)
+    home = Unicode(
+        None,
+        allow_none=True,
+        help="Where the history and saved images live (also SEEDREAM_HOME).",
+    ).tag(config=True)
+    simulator = Bool(
+        False,
+        help="Always use the embedded simulator, even with a key (also SEEDREAM_SIMULATOR=1).",
+    ).tag(config=True)
+
+    @observe(*(name for name in SETTINGS))
+    def _share(self, change: Any) -> None:
+        self.share(change["name"])
+
+    def share(self, name: str) -> None:
+        """Hand one setting to the session, where the helpers and the panel read it."""
+        value = getattr(self, name)
+        if name == "timeout":
+            value = value if value > 0 else None  # 0 = no limit
+        session().configure(**{name: value})
 
     @validate("thumbnail_size")
     def _valid_thumb(self, proposal: Any) -> int:
@@ -141,6 +170,9 @@ class SeedreamMagic(Magics):
     @line_cell_magic  # type: ignore[untyped-decorator,unused-ignore]
     def seedream(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
+            if line.strip() in ("-h", "--help", "help"):
+                print(help_text())
+                return None
             return magic_commands.run(self, line)
         return self._cell(line, cell)
 
@@ -155,6 +187,7 @@ class SeedreamMagic(Magics):
         return self.shell.user_ns if self.shell is not None else {}
 
     def build_request(self, args: magic_args.CellArgs, prompt: str) -> GenerationRequest:
+        """The request a cell describes; unset options take the session's settings."""
         urls = magic_args.resolve_images(args.image, self.user_ns)
         if args.group is not None:
             if args.action not in (None, "group"):
@@ -168,20 +201,19 @@ class SeedreamMagic(Magics):
             action = "group"
         else:
             action = args.action or ("image2image" if urls else "generate")
-        fmt = args.format or str(catalog.DEFAULTS["output_format"])
         try:
-            return GenerationRequest(
-                prompt=prompt,
-                model=args.model or self.model,
+            return api.build_request(
+                prompt,
+                model=args.model,
                 action=action,
-                n=args.n if args.n is not None else 1,
-                seed=args.seed if args.seed is not None else catalog.RANDOM_SEED,
-                aspect_ratio=args.aspect_ratio or self.aspect_ratio,
-                resolution=args.resolution or self.resolution,
-                image_urls=urls,
-                watermark=args.watermark or self.watermark,
-                output_format=fmt,
-                max_images=args.group,
+                n=args.n,
+                seed=args.seed,
+                aspect_ratio=args.aspect_ratio,
+                resolution=args.resolution,
+                images=list(urls) or None,
+                watermark=True if args.watermark else None,
+                output_format=args.format,
+                group_size=args.group,
             )
         except ValidationError as exc:
             raise UsageError(f"%%seedream: {exc}; {magic_args.HELP_HINT}") from None
@@ -189,26 +221,17 @@ class SeedreamMagic(Magics):
     def _cell(self, line: str, cell: str) -> Any:
         args = magic_args.parse_line(line)
         if args.help:
-            print(magic_args.help_text())
+            print(help_text())
             return None
         prompt = magic_args.interpolate(cell, self.user_ns)
         request = self.build_request(args, prompt)
         if args.dry_run:
             return self._dry_run(request, args.var)
-        timeout = self.timeout if args.timeout is None else args.timeout
-        from . import api
-
+        timeout = api.UNSET if args.timeout is None else (args.timeout or None)
         try:
-            job = api.start(
-                request,
-                timeout=timeout if timeout > 0 else None,
-                cache=self.cache and not args.no_cache,
-                budget_usd=self.budget_usd,
-            )
+            job = api.start(request, timeout=timeout, cache=False if args.no_cache else api.UNSET)
         except SeedreamError as exc:  # e.g. an unreadable WAVE_API_KEY_FILE
-            from .display.static import hint_for
-
-            raise _short_error(exc, hint_for(exc)) from None
+            raise _short_error(exc) from None
         self.jobs.append(job)
         if self.effective_display() == "text":
             return self._run_text(job, args)
@@ -221,7 +244,7 @@ class SeedreamMagic(Magics):
         print(f"dry run: nothing sent. Requests would go to {magic_commands.target_text()}.")
         print(
             f"estimated cost: ≈ ${request.estimate_cost():.4f} (up to {count} image"
-            f"{'s' if count != 1 else ''} × ${magic_args.price(spec.price_per_image_usd)}); "
+            f"{'s' if count != 1 else ''} × ${catalog.format_price(spec.price_per_image_usd)}); "
             f"{request.pixel_size[0]}×{request.pixel_size[1]} px each"
         )
         print("POST /v1/tasks")
@@ -271,15 +294,13 @@ class SeedreamMagic(Magics):
         )
 
     def _fail(self, job: Job, exc: BaseException) -> BaseException:
-        from .display.static import hint_for
-
-        return _short_error(exc, hint_for(exc, job.task_id))
+        return _short_error(exc)
 
     # -- widget front-end --------------------------------------------------------------------
     def _run_widget(self, job: Job, args: magic_args.CellArgs) -> Any:
         from IPython.display import display
 
-        from .display.taskview import TaskView
+        from ..display.taskview import TaskView
 
         view = TaskView(job, thumb_size=self.thumbnail_size, blocking=not args.background)
         handle = display(view, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
@@ -322,7 +343,7 @@ class SeedreamMagic(Magics):
 
     # -- terminal ----------------------------------------------------------------------------
     def _run_text(self, job: Job, args: magic_args.CellArgs) -> Any:
-        from .display.static import TextProgress
+        from ..display.terminal import TextProgress
 
         if args.background:
             self._when_done(job, args.var)
@@ -346,29 +367,29 @@ class SeedreamMagic(Magics):
         return result
 
 
-SeedreamMagic.seedream.__doc__ = magic_args.help_text()
-
-_loaded: dict[int, SeedreamMagic] = {}
+SeedreamMagic.seedream.__doc__ = help_text()
 
 
 def load_ipython_extension(ip: Any) -> None:
     """``%load_ext seedream_jupyter``: register %%seedream / %seedream and %config support."""
-    if id(ip) in _loaded:
+    if ip.magics_manager.registry.get(SeedreamMagic.__name__) is not None:
         return
     magic = SeedreamMagic(shell=ip, config=ip.config)
     ip.register_magics(magic)
     if magic not in ip.configurables:
         ip.configurables.append(magic)
-    _loaded[id(ip)] = magic
-    config.set_session_budget(magic.budget_usd)  # one from a config file fires no observer
+    # values from a config file fire no observer: hand them to the session now
+    for name in ip.config.get(SeedreamMagic.__name__, {}):
+        if name in SETTINGS:
+            magic.share(name)
 
 
 def unload_ipython_extension(ip: Any) -> None:
-    magic = _loaded.pop(id(ip), None)
+    magic = ip.magics_manager.registry.pop(SeedreamMagic.__name__, None)
     if magic is None:
         return
     for kind in ("line", "cell"):
         ip.magics_manager.magics[kind].pop("seedream", None)
     if magic in ip.configurables:
         ip.configurables.remove(magic)
-    config.set_session_budget(None)
+    session().reset()

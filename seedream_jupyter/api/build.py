@@ -1,0 +1,103 @@
+"""From helper arguments to a validated request, with the session's defaults filled in.
+
+Everything here runs before anything is sent: a bad argument is a ``ValidationError`` that
+names it, never a half-paid surprise.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, Final
+
+from ..errors import ValidationError
+from ..images import to_image_urls
+from ..request import GenerationRequest
+from ..session import session
+
+
+class Unset(enum.Enum):
+    """A keyword the caller did not give: the session's setting applies."""
+
+    UNSET = "(the session's setting)"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+UNSET: Final = Unset.UNSET
+REQUEST_FIELDS: Final = frozenset(f.name for f in fields(GenerationRequest))
+# The fields whose default is a session setting (``%config SeedreamMagic.<name>``).
+_SESSION_DEFAULTS: Final = ("model", "aspect_ratio", "resolution", "watermark")
+
+
+def build_request(
+    prompt: str,
+    *,
+    model: str | None = None,
+    images: object = None,
+    group_size: int | None = None,
+    **params: Any,
+) -> GenerationRequest:
+    """A validated request from helper arguments (images of any accepted kind)."""
+    unknown = set(params) - REQUEST_FIELDS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(
+            name, params[name], f"unknown parameter; use {', '.join(sorted(REQUEST_FIELDS))}"
+        )
+    clean = {k: v for k, v in params.items() if v is not None}
+    clean["model"] = model
+    for name in _SESSION_DEFAULTS:
+        clean[name] = session().get(name, clean.get(name))
+    if group_size is not None:
+        clean["max_images"] = group_size
+    return GenerationRequest(prompt=prompt, image_urls=to_image_urls(images), **clean)
+
+
+def resolve_timeout(value: float | Unset | None) -> float | None:
+    """Seconds the whole generation may take (None: no limit); checked before sending."""
+    if value is UNSET:
+        value = session().get("timeout")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValidationError("timeout", value, "seconds as a number, or None for no limit")
+    if not value > 0 or math.isnan(value):
+        raise ValidationError(
+            "timeout", value, "a positive number of seconds, or None for no limit"
+        )
+    return None if math.isinf(value) else float(value)
+
+
+def resolve_cache(value: bool | Unset) -> bool:
+    if value is UNSET:
+        return bool(session().get("cache"))
+    if not isinstance(value, bool):
+        raise ValidationError("cache", value, "True or False")
+    return value
+
+
+def check_concurrency(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("concurrency", value, "a whole number, at least 1")
+    return value
+
+
+def as_request(item: GenerationRequest | str | Mapping[str, Any]) -> GenerationRequest:
+    """A batch item (a request, a prompt, or a dict of helper keywords) as a request."""
+    if isinstance(item, GenerationRequest):
+        return item
+    if isinstance(item, str):
+        return build_request(item)
+    if not isinstance(item, Mapping):
+        raise ValidationError(
+            "requests", type(item).__name__, "each item is a prompt, a dict or a GenerationRequest"
+        )
+    params = dict(item)
+    prompt = params.pop("prompt", None)
+    if not isinstance(prompt, str):
+        raise ValidationError("prompt", prompt, "each batch item needs a 'prompt'")
+    return build_request(prompt, **params)

@@ -1,0 +1,412 @@
+"""Job: one generation in flight on the package's private event-loop thread.
+
+Cache look-up, budget check, submit, wait, download to disk, Result — all within one
+``Deadline`` (the caller's ``timeout``). The task id is written to history the moment the
+server returns it, so a timeout, an interrupt or a crash never loses it; its images are on
+disk before their links expire. Observe a job with ``subscribe``; stop it with ``cancel``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import functools
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+from .. import _loop, catalog
+from ..client import Client
+from ..client.retry import Deadline
+from ..errors import (
+    BudgetExceededError,
+    SeedreamError,
+    TaskCancelledError,
+    TaskDetachedError,
+    TaskFailedError,
+    TaskTimeoutError,
+    redact,
+)
+from ..request import GenerationRequest
+from ..results import Result
+from ..session import session
+from ..store import Store
+from ..task import Task, TaskStatus
+from .finish import finish
+from .state import JobState
+
+logger = logging.getLogger("seedream_jupyter")
+JobListener = Callable[["Job"], None]
+T = TypeVar("T")
+
+CANCEL_TIMEOUT_SECONDS: Final = 10.0  # a cancel (request and all) gives up after this
+_STATE_OF_ERROR: Final[dict[type[BaseException], JobState]] = {
+    TaskFailedError: JobState.FAILED,
+    TaskCancelledError: JobState.CANCELLED,
+    TaskDetachedError: JobState.DETACHED,
+    TaskTimeoutError: JobState.TIMEOUT,
+}
+_Stop = tuple["TaskCancelledError | TaskDetachedError", str]
+
+
+class Job:
+    """One generation in flight on the private loop thread; observe it with ``subscribe``."""
+
+    def __init__(
+        self,
+        request: GenerationRequest,
+        client: Client | None = None,
+        *,
+        timeout: float | None = 300.0,
+        cache: bool = True,
+        store: Store | None = None,
+        budget_usd: float | None = None,
+    ) -> None:
+        self.request = request
+        self.client = client or session().client()
+        self.timeout = timeout
+        self.cache = cache
+        self.budget_usd = budget_usd
+        self._store = store
+        self.task: Task | None = None
+        self.task_id: str | None = None
+        self.state = JobState.SUBMITTING
+        self.progress = 0
+        self.started_at = time.time()
+        self.finished_at: float | None = None
+        self.from_cache = False
+        self.result: Result | None = None
+        self.error: BaseException | None = None
+        self.message: str | None = None
+        self._listeners: list[JobListener] = []
+        self._lock = threading.Lock()
+        self._waiter: asyncio.Future[Task] | None = None
+        self._stop: _Stop | None = None
+        self._cancel_requested = False
+        self._cancelling: asyncio.Future[str] | None = None
+        self.future: concurrent.futures.Future[Result] = _loop.submit(self._run())
+
+    @property
+    def simulated(self) -> bool:
+        return self.client.simulated
+
+    @property
+    def done(self) -> bool:
+        return self.future.done()
+
+    def __repr__(self) -> str:
+        return f"<Job {self.task_id or '(submitting)'} {self.state} {self.progress}%>"
+
+    # -- observers -------------------------------------------------------------------
+    def subscribe(self, fn: JobListener) -> None:
+        """Call ``fn(job)`` with the current state and on every change (on the loop thread,
+        or right here when the job has already ended)."""
+        with self._lock:
+            self._listeners.append(fn)
+        if self.done:  # the loop calls no listener any more: call it here, now
+            self._call(fn)
+        else:  # on the loop thread too, so no listener runs on two threads at once
+            _loop.loop().call_soon_threadsafe(self._call, fn)
+
+    def _call(self, fn: JobListener) -> None:
+        try:
+            fn(self)
+        except Exception:
+            logger.exception("a Job listener failed")
+
+    def _emit(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for fn in listeners:
+            self._call(fn)
+
+    def _on_progress(self, task: Task) -> None:
+        status_changed = self.task is None or self.task.status is not task.status
+        self.task, self.state, self.progress = task, JobState.of_task(task.status), task.progress
+        if status_changed and self._store is not None:
+            session().write_history(
+                f"recording the status of {task.task_id}",
+                functools.partial(self._store.record_state, task),
+            )
+        self._emit()
+
+    # -- running ---------------------------------------------------------------------
+    async def _run(self) -> Result:
+        try:
+            result = await self._execute()
+        except asyncio.CancelledError:
+            stop = self._stop
+            error: BaseException = stop[0] if stop else TaskDetachedError(self.task_id or "?")
+            self._end(_STATE_OF_ERROR[type(error)], error=error, message=stop[1] if stop else None)
+            raise error from None
+        except BaseException as exc:
+            state = _STATE_OF_ERROR.get(type(exc), JobState.ERROR)
+            stopped = self._stop[1] if self._stop is not None else None
+            self._end(state, error=exc, message=stopped or str(exc))
+            raise
+        self._end(JobState.COMPLETED, result=result)
+        return result
+
+    def _end(
+        self,
+        state: JobState,
+        *,
+        result: Result | None = None,
+        error: BaseException | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.state, self.result, self.error = state, result, error
+        self.message = message or self.message
+        if result is not None:
+            self.progress = 100
+        self.finished_at = time.time()
+        self._emit()
+
+    async def _execute(self) -> Result:
+        aio = self.client.aio
+        deadline = Deadline(self.timeout)
+        if self._store is None:
+            self._store = await asyncio.to_thread(_open_store)
+        store = self._store
+        if store is not None and self.cache and self.request.seed != catalog.RANDOM_SEED:
+            cached = await asyncio.to_thread(self._from_cache, store)
+            if cached is not None:
+                return cached
+        budgeted = session().budget_usd(self.budget_usd) is not None and not aio.simulated
+        # Check, submit and record under one lock, so concurrent jobs cannot overspend.
+        async with session().budget_lock() if budgeted else contextlib.nullcontext():
+            if budgeted:
+                await asyncio.to_thread(self._check_budget, store)
+            if self._cancel_requested:
+                self._stop = (
+                    TaskCancelledError("(not submitted)"),
+                    "cancelled before the submit: nothing was sent",
+                )
+                raise asyncio.CancelledError
+            try:
+                task = await aio.submit(self.request, timeout=deadline)
+            except SeedreamError as exc:
+                if exc.maybe_submitted and store is not None:
+                    await asyncio.to_thread(self._record_unknown_submit, store)
+                raise
+            self.task, self.task_id = task, task.task_id
+            simulated = aio.simulated  # the server may have announced itself as a simulator
+            if store is not None:
+                record = functools.partial(
+                    store.record_submitted,
+                    task,
+                    self.request,
+                    base_url=aio.base_url,
+                    simulated=simulated,
+                )
+                written = session().write_history(f"recording the submit of {task.task_id}", record)
+                await asyncio.wrap_future(written)
+        self.state, self.progress = JobState.of_task(task.status), task.progress
+        self._emit()
+        if self._cancel_requested:
+            await self._cancel_async()
+        self._waiter = asyncio.ensure_future(
+            aio.wait(
+                task.task_id,
+                timeout=deadline,
+                on_progress=self._on_progress,
+                just_submitted=True,
+            )
+        )
+        if self._stop is not None:
+            self._waiter.cancel()
+        done = await self._waiter
+        self.state = JobState.DOWNLOADING
+        self._emit()
+        return await finish(
+            done,
+            self.request,
+            aio,
+            store,
+            simulated=simulated,
+            elapsed=time.time() - self.started_at,
+            timeout=deadline,
+        )
+
+    def _from_cache(self, store: Store) -> Result | None:
+        aio = self.client.aio
+        record = store.find_cached(self.request, base_url=aio.base_url, simulated=aio.simulated)
+        if record is None:
+            return None
+        paths = store.image_paths(record.task_id)
+        if not paths:
+            return None
+        self.task_id, self.from_cache = record.task_id, True
+        self.task = record.to_task()
+        self.message = (
+            f"from the history on disk: nothing billed (an identical request with seed "
+            f"{self.request.seed} was made before, task {record.task_id})"
+        )
+        return Result(
+            self.task, self.request, paths=paths, simulated=record.simulated, from_cache=True
+        )
+
+    def _record_unknown_submit(self, store: Store) -> None:
+        """A submit whose answer was lost may still be billed: keep it in the history as lost,
+        so that it is seen there and its estimated cost counts toward the budget."""
+        aio = self.client.aio
+        placeholder = f"unknown-{uuid.uuid4().hex[:16]}"
+        try:
+            store.record_submitted(
+                Task(placeholder), self.request, base_url=aio.base_url, simulated=aio.simulated
+            )
+            store.mark_lost(
+                placeholder,
+                "the connection failed after the submit was sent: the task may exist on the "
+                "server and be billed, but its id never arrived",
+            )
+        except Exception:
+            logger.warning("could not record a submit whose answer was lost", exc_info=True)
+
+    def _check_budget(self, store: Store | None) -> None:
+        limit = session().budget_usd(self.budget_usd)
+        if limit is None:
+            return
+        if store is None:
+            raise BudgetExceededError(
+                "a spend budget is set but the history that counts spending is unavailable, "
+                "so nothing was sent. Set SEEDREAM_HOME to a writable folder."
+            )
+        spent = store.spent_usd(simulated=False)
+        cost = self.request.estimate_cost()
+        if spent + cost > limit:
+            left = max(0.0, limit - spent)
+            raise BudgetExceededError(
+                f"this request costs up to ${cost:.4f} but only ${left:.4f} of the "
+                f"${limit:.2f} budget is left (spent ${spent:.4f}). Raise SEEDREAM_BUDGET_USD "
+                "or %config SeedreamMagic.budget_usd to continue."
+            )
+
+    # -- control ---------------------------------------------------------------------
+    def cancel(self) -> str:
+        """Cancel a queued task on the server (refunded), or stop waiting for a processing one."""
+        if self.done:
+            return self.message or f"task {self.task_id} is already {self.state}"
+        if _loop.in_loop_thread():
+            self._cancelling = asyncio.ensure_future(self._cancel_async())
+            return "cancelling"
+        try:
+            # the cancel's own request is bounded too, so nothing goes on after this returns
+            return _loop.submit(self._cancel_async()).result(timeout=CANCEL_TIMEOUT_SECONDS + 1)
+        except concurrent.futures.TimeoutError:
+            return (
+                f"the server did not answer the cancel of task {self.task_id} within "
+                f"{CANCEL_TIMEOUT_SECONDS:.0f} s; check it with %seedream status {self.task_id}"
+            )
+        except Exception as exc:
+            return f"could not cancel task {self.task_id}: {exc}"
+
+    async def _cancel_async(self) -> str:
+        if self._stop is not None:
+            return self._stop[1]
+        if self.done or self.state in (JobState.DOWNLOADING, JobState.COMPLETED):
+            return f"task {self.task_id} already completed"
+        if self.task_id is None:
+            self._cancel_requested = True
+            return "cancel requested: the task will be cancelled as soon as the server names it"
+        task_id = self.task_id
+        if self.task is None or self.task.status is TaskStatus.QUEUED:
+            try:
+                cancelled = await self.client.aio.cancel(task_id, timeout=CANCEL_TIMEOUT_SECONDS)
+            except SeedreamError as exc:
+                logger.info("cancel of %s refused: %s", task_id, exc)
+            else:
+                message = (
+                    f"task {task_id} was queued and has been cancelled on the server (refunded)"
+                )
+                self._stop = (TaskCancelledError(task_id), message)
+                if self._store is not None:
+                    record = functools.partial(
+                        self._store.record_state,
+                        Task(task_id, TaskStatus.CANCELLED, cancelled.progress),
+                    )
+                    written = session().write_history(f"recording the cancel of {task_id}", record)
+                    await asyncio.wrap_future(written)
+                if self._waiter is not None:
+                    self._waiter.cancel()
+                return message
+        message = (
+            f"task {task_id} is still processing on the server, which cannot cancel a started "
+            f"task; stopped waiting. Fetch it later with sj.resume() or sj.load({task_id!r})."
+        )
+        self._stop = (TaskDetachedError(task_id), message)
+        if self._waiter is not None:
+            self._waiter.cancel()
+        return message
+
+    def wait(self, timeout: float | None = None) -> Result:
+        """Block until the Result; an interrupt cancels (or detaches) the task, then propagates."""
+        _loop.refuse_in_loop_thread("Job.wait")
+        try:
+            return self.future.result(timeout)
+        except KeyboardInterrupt:
+            self.cancel()
+            raise
+        except concurrent.futures.TimeoutError:
+            raise TaskTimeoutError(self.task_id or "?", timeout or 0.0, str(self.state)) from None
+
+    def __await__(self) -> Any:
+        return self._await().__await__()
+
+    async def _await(self) -> Result:
+        try:
+            return await follow(self.future)
+        except asyncio.CancelledError:
+            # Cancelling the awaiter cancels (or detaches) the task like an interrupt. The
+            # cancel runs on the job's own loop, so cancelling this task again (a timeout,
+            # asyncio.run's shutdown) cannot stop it and lose a paid task's cancel.
+            try:
+                await follow(_loop.submit(self._cancel_async()))
+            except Exception as exc:  # the awaiter was cancelled: that is what it must see
+                logger.warning("cancel of %s failed: %s", self.task_id, redact(str(exc)))
+            raise
+
+
+def _open_store() -> Store | None:
+    """The session's history store, or None (with a warning) if it cannot be opened."""
+    try:
+        return session().store()
+    except Exception as exc:  # history must never stop a generation
+        session().notice(
+            f"seedream history is unavailable ({exc}); images will not be saved to disk. "
+            "Set SEEDREAM_HOME to a writable folder.",
+            fallback=lambda text: logger.warning("%s", text),
+        )
+        return None
+
+
+def follow(source: concurrent.futures.Future[T]) -> asyncio.Future[T]:
+    """An asyncio future on the running loop that follows ``source``.
+
+    Unlike ``asyncio.wrap_future``, cancelling it leaves ``source`` (a job mid-submit) alone,
+    and an outcome that arrives after it was cancelled, or after its loop has closed, is
+    dropped instead of logged as "never retrieved" or as a failing callback.
+    """
+    loop = asyncio.get_running_loop()
+    target: asyncio.Future[T] = loop.create_future()
+
+    def settle(done: concurrent.futures.Future[T]) -> None:
+        if target.done():
+            return
+        if done.cancelled():
+            target.cancel()
+        elif (error := done.exception()) is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(done.result())
+
+    def relay(done: concurrent.futures.Future[T]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is listening
+            loop.call_soon_threadsafe(settle, done)
+
+    source.add_done_callback(relay)
+    return target

@@ -1,0 +1,89 @@
+"""The front-ends the session finds at call time: a Jupyter kernel's notebook views, a
+terminal's text line, or none (a script whose output is not a terminal stays quiet).
+
+``session.Session.frontend`` imports this module by name and calls ``detect()`` each time it
+needs a front-end, so progress appears however the helpers were imported. Nothing here
+imports IPython or widgets until a kernel is actually found.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+from typing import Any, Final
+
+from ..session import ProgressView
+
+NOTICE_STYLE: Final = (
+    "margin:2px 0;padding:3px 8px;border-left:3px solid var(--jp-warn-color1,#e65100);"
+    "color:var(--jp-ui-font-color1,inherit);font-size:var(--jp-ui-font-size1,13px);"
+    "background:var(--jp-layout-color2,transparent)"
+)
+
+
+def _kernel_shell() -> Any:
+    """The running IPython kernel shell, or None (never imports IPython itself)."""
+    if "IPython" not in sys.modules:
+        return None
+    try:
+        from IPython.core.getipython import get_ipython
+
+        shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
+    except Exception:
+        return None
+    return shell if shell is not None and hasattr(shell, "kernel") else None
+
+
+class NotebookFrontend:
+    """Views in a Jupyter cell: an HTML progress block, styled notices, rich tables."""
+
+    def progress(self, title: str) -> ProgressView | None:
+        from .progress import NotebookProgress
+
+        return NotebookProgress(title)
+
+    def notice(self, text: str) -> None:
+        from IPython.display import HTML, display
+
+        markup = f'<div class="sj-notice" style="{NOTICE_STYLE}">{html.escape(text)}</div>'
+        display(HTML(markup), metadata={"text/plain": text})  # type: ignore[no-untyped-call,unused-ignore]
+
+    def rich_html(self, value: object) -> str | None:
+        from ..api import HistoryList, SpendTable
+        from . import tables
+
+        if isinstance(value, HistoryList):
+            return tables.history_html(value)
+        if isinstance(value, SpendTable):
+            return tables.spend_html(value)
+        return None
+
+
+class TerminalFrontend:
+    """A carriage-return progress line on a terminal; notices as one plain line."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def progress(self, title: str) -> ProgressView | None:
+        from .terminal import TerminalProgress
+
+        return TerminalProgress(title, stream=self.stream)
+
+    def notice(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def rich_html(self, value: object) -> str | None:
+        return None
+
+
+def detect() -> NotebookFrontend | TerminalFrontend | None:
+    """The front-end for the caller's situation right now."""
+    if _kernel_shell() is not None:
+        return NotebookFrontend()
+    stream = sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if callable(isatty) and isatty():
+        return TerminalFrontend(stream)
+    return None

@@ -1,0 +1,88 @@
+"""The help of ``%%seedream`` / ``%seedream``, generated from the catalog and the command
+registry, so it never disagrees with validation or with the commands that exist."""
+
+from __future__ import annotations
+
+from .. import catalog
+from .args import PARSER
+from .commands import COMMANDS
+
+price = catalog.format_price
+
+
+def _models_block() -> str:
+    lines = []
+    for spec in catalog.MODELS.values():
+        lines.append(
+            f"  {spec.id}  (aliases: {', '.join(spec.aliases)})  "
+            f"${price(spec.price_per_image_usd)} per image"
+        )
+        lines.append(f"      {spec.summary}")
+        lines.append(
+            f"      actions: {', '.join(spec.actions)} · resolutions: "
+            f"{', '.join(spec.resolutions)} · formats: {', '.join(spec.output_formats)}"
+        )
+        lines.append(f"      ratios: {' '.join(spec.aspect_ratios)}")
+    return "\n".join(lines)
+
+
+def _resolutions_block() -> str:
+    lines = []
+    for res in catalog.RESOLUTIONS:
+        owners = [
+            s.id.removeprefix("doubao-seedream-")
+            for s in catalog.MODELS.values()
+            if res in s.resolutions
+        ]
+        if owners:
+            sample = next(s for s in catalog.MODELS.values() if res in s.resolutions)
+            w, h = sample.pixel_size(res, "1:1")
+            lines.append(f"  {res}  {w}×{h} at 1:1 · on {', '.join(owners)}")
+    return "\n".join(lines)
+
+
+def help_text() -> str:
+    """The docstring of ``%%seedream`` / ``%seedream``."""
+    usage = PARSER.format_help().replace("usage: ", "", 1)
+    actions = "\n".join(f"  {name:<12} {text}" for name, text in catalog.ACTION_HELP.items())
+    commands = "\n".join(
+        f"  %seedream {command.usage:<28} {command.help}" for command in COMMANDS.values()
+    )
+    return f"""Generate images with ByteDance Seedream; the cell body is the prompt.
+
+    %%seedream [options] [VAR <<]
+    a red fox in snow, {{style}} style
+
+``{{name}}`` in the prompt is filled from your variables (``{{{{`` for a literal brace).
+``VAR <<`` stores the Result in VAR (otherwise it is ``_``). The cell waits for the
+images, showing live progress; interrupt the kernel (■) to cancel a queued task or stop
+waiting for a processing one. With no WAVE_API_KEY the embedded simulator answers, and
+every image and view says SIMULATED.
+
+{usage}
+Models:
+{_models_block()}
+
+Actions:
+{actions}
+
+Aspect ratios: {" ".join(catalog.ASPECT_RATIOS)}  ("auto": follow the reference image)
+
+Resolutions:
+{_resolutions_block()}
+
+Line commands:
+{commands}
+
+Settings: %config SeedreamMagic.<name> = value   (list them with %config SeedreamMagic)
+
+Examples:
+    %%seedream -m 4.5 -a 16:9 fox <<
+    a red fox in snow at dawn
+
+    %%seedream -g 4 -r 2K
+    four seasons of one mountain lake
+
+    %%seedream -i sketch.png --action image2image
+    the same scene as a watercolour
+"""
