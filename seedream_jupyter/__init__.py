@@ -56,7 +56,7 @@ _EXPORTS: dict[str, str] = {
     "AsyncClient": "client",
     "PollPolicy": "client",
     "Deadline": "client",
-    "session": "session",
+    "Session": "session",
     "GenerationRequest": "request",
     "Task": "task",
     "TaskStatus": "task",
@@ -187,5 +187,5 @@ if TYPE_CHECKING:
     )
     from .request import GenerationRequest
     from .results import Result, ResultSet
-    from .session import session
+    from .session import Session
     from .task import Task, TaskStatus

@@ -111,6 +111,11 @@ class Target:
 class Session:
     """The settings of this process and the shared things they decide."""
 
+    @classmethod
+    def current(cls) -> Session:
+        """The process's session (also ``session()``)."""
+        return _SESSION
+
     def __init__(self) -> None:
         self._overrides: dict[str, Any] = {}
         self._lock = threading.RLock()

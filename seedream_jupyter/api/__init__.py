@@ -11,6 +11,18 @@
 
 from __future__ import annotations
 
+from .archive import (
+    HistoryList,
+    HistoryRecord,
+    SpendTable,
+    export,
+    history,
+    list_history,
+    load,
+    prune,
+    resume,
+    spend,
+)
 from .build import UNSET, build_request
 from .finish import finish
 from .helpers import (
@@ -26,18 +38,6 @@ from .helpers import (
     image2image,
     reference,
     start,
-)
-from .archive import (
-    HistoryList,
-    HistoryRecord,
-    SpendTable,
-    export,
-    history,
-    list_history,
-    load,
-    prune,
-    resume,
-    spend,
 )
 from .job import Job, JobListener
 from .many import batch, sweep

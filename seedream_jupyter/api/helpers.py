@@ -67,7 +67,7 @@ def _run_helper(
         raise
     finally:
         refresh(view, final=True)
-    say_if_simulated(result)
+    say_if_simulated(result, view)
     return result
 
 
@@ -87,7 +87,7 @@ async def _arun_helper(
             waiting.cancel()
             await asyncio.wait({waiting})
         refresh(view, final=True)
-    say_if_simulated(result)
+    say_if_simulated(result, view)
     return result
 
 

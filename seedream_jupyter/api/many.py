@@ -104,7 +104,7 @@ def batch(
             f"{len(result_set.failures)} of {len(prepared)} failed: {listing}",
             stacklevel=user_stacklevel(),
         )
-    say_if_simulated(result_set)
+    say_if_simulated(result_set, view)
     return result_set
 
 

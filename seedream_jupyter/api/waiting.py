@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Final
 
 from ..results import Result, ResultSet
-from ..session import SIMULATOR_NOTICE, ProgressView, session
+from ..session import SIMULATOR_NOTICE, ProgressView
 
 logger = logging.getLogger("seedream_jupyter")
 TICK_SECONDS: Final = 0.1  # how often a waiting helper redraws its progress view
@@ -62,13 +62,9 @@ def user_stacklevel() -> int:
     return level
 
 
-def say_if_simulated(result: Result | ResultSet) -> None:
-    """One note when the images are synthetic: styled in a notebook, a warning elsewhere."""
+def say_if_simulated(result: Result | ResultSet, view: ProgressView | None) -> None:
+    """Tell the user, once, that the images are synthetic: a shown progress view ends with
+    that note already (styled in a notebook, a line on a terminal); elsewhere a warning."""
     simulated = result.simulated if isinstance(result, Result) else any(r.simulated for r in result)
-    if not simulated:
-        return
-    level = user_stacklevel()
-    session().notice(
-        SIMULATOR_NOTICE,
-        fallback=lambda text: warnings.warn(text, SimulatorWarning, stacklevel=level + 2),
-    )
+    if simulated and view is None:
+        warnings.warn(SIMULATOR_NOTICE, SimulatorWarning, stacklevel=user_stacklevel())

@@ -17,10 +17,17 @@ from . import static
 from .static import JobLike
 from .terminal import job_line
 
+NOTICE_STYLE = (
+    "margin-top:2px;padding:1px 6px;border-left:3px solid var(--jp-warn-color1,#e65100);"
+    "font-family:var(--jp-ui-font-family,sans-serif)"
+)
+
 _MAX_LINES = 12  # a long batch shows its running and latest jobs, not all of them
 
 
-def _bundle(title: str, jobs: list[JobLike], started: float) -> dict[str, str]:
+def _bundle(
+    title: str, jobs: list[JobLike], started: float, *, final: bool = False
+) -> dict[str, str]:
     snaps = [static.snapshot(job) for job in jobs]
     lines = [job_line(job, snap) for job, snap in zip(jobs, snaps)]
     rows = list(zip(lines, snaps))
@@ -43,9 +50,14 @@ def _bundle(title: str, jobs: list[JobLike], started: float) -> dict[str, str]:
             f"</progress> {html.escape(line)}</div>"
         )
     heading = f"<div><b>{html.escape(head)}</b></div>" if head else ""
+    note = ""
+    if final and any(snap.simulated for snap in snaps):  # said once, where the images are
+        text += f"\n{static.SIMULATED_NOTE}"
+        escaped = html.escape(static.SIMULATED_NOTE)
+        note = f'<div class="sj-notice" style="{NOTICE_STYLE}">{escaped}</div>'
     markup = (
         '<div class="seedream-progress" style="font-family:var(--jp-code-font-family,monospace);'
-        f'font-size:12px;line-height:1.6">{heading}{"".join(bars)}</div>'
+        f'font-size:12px;line-height:1.6">{heading}{"".join(bars)}{note}</div>'
     )
     return {"text/plain": text, "text/html": markup}
 
@@ -74,7 +86,10 @@ class NotebookProgress:
             self._handle.update(bundle, raw=True)
 
     def close(self) -> None:
-        self.refresh()
+        bundle = _bundle(self.title, self.jobs, self._started, final=True)
+        if bundle != self._last:
+            self._last = bundle
+            self._handle.update(bundle, raw=True)
 
 
 def notebook_progress(title: str) -> NotebookProgress | None:

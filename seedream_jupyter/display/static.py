@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from ..request import GenerationRequest
 
 SIMULATED_MARK: Final = results.SIMULATED_MARK
+SIMULATED_NOTE: Final = (
+    "SIMULATED: synthetic images from the seedream-jupyter simulator, not Seedream (no cost). "
+    "Set WAVE_API_KEY for real images."
+)
 STATIC_THUMB_SIDE: Final = 384
 STATIC_QUALITY: Final = 75
 PROMPT_PREVIEW: Final = 200

@@ -10,6 +10,7 @@ from typing import Final, TextIO
 from ..api import JobState
 from .static import (
     SIMULATED_MARK,
+    SIMULATED_NOTE,
     JobLike,
     Snapshot,
     format_elapsed,
@@ -149,4 +150,6 @@ class TerminalProgress:
         self._closed = True
         if self.jobs:
             self.stream.write("\n")
+            if any(snapshot(job).simulated for job in self.jobs):
+                self.stream.write(SIMULATED_NOTE + "\n")
             self.stream.flush()

@@ -6,8 +6,8 @@ import functools
 import keyword
 import logging
 import threading
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import ipywidgets as widgets
@@ -27,6 +27,7 @@ class PanelLike(Protocol):
     def _safe(self, fn: F, target: widgets.HTML | None = None) -> F: ...
     def _add_result(self, result: Result) -> int: ...
     def remove_run(self, run: PanelRun) -> None: ...
+
 
 logger = logging.getLogger("seedream_jupyter")
 

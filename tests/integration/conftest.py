@@ -104,3 +104,13 @@ def callback_receiver() -> Iterator[CallbackReceiver]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def backoffs_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries without the jitter waits (a server's Retry-After still counts)."""
+    from seedream_jupyter.client import retry
+
+    monkeypatch.setattr(
+        retry, "delay", lambda tries, retry_after: 0.0 if retry_after is None else retry_after
+    )

@@ -118,7 +118,7 @@ def test_cancel_a_queued_job_cancels_on_the_server(
         job.wait(10)
     assert job.state == "cancelled"
     assert simulator.stats.cancelled == 1
-    record = sj.session().store().get(job.task_id)
+    record = sj.Session.current().store().get(job.task_id)
     assert record is not None and record.status == "cancelled"
 
 
@@ -138,7 +138,7 @@ def test_cancel_a_processing_job_detaches(start_simulator: object) -> None:
     assert job.state == "detached" and "processing" in seen
     assert sim.stats.cancelled == 0
     # the task id is not lost: history has it pending, to be resumed later
-    record = sj.session().store().get(job.task_id)  # type: ignore[arg-type]
+    record = sj.Session.current().store().get(job.task_id)  # type: ignore[arg-type]
     assert record is not None and record.status == "processing"
 
 

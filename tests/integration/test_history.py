@@ -19,13 +19,13 @@ import pytest
 from PIL import Image
 
 import seedream_jupyter as sj
-from seedream_jupyter import provenance
 from seedream_jupyter.api import HistoryList, export, list_history, load, resume, spend
 from seedream_jupyter.client import Client
+from seedream_jupyter.display.frontend import NotebookFrontend
 from seedream_jupyter.errors import BudgetExceededError, SeedreamError
 from seedream_jupyter.request import GenerationRequest
 from seedream_jupyter.simulator import SimulatorHandle
-from seedream_jupyter.store import Store
+from seedream_jupyter.store import Store, provenance
 from seedream_jupyter.task import Task
 
 StartSimulator = Callable[..., SimulatorHandle]
@@ -255,7 +255,10 @@ def test_history_table_export_and_load_errors(
     table = list_history()
     assert isinstance(table, HistoryList)
     assert [r.task_id for r in table] == [b.task_id, a.task_id]
+    assert table._repr_html_() is None  # no notebook here: IPython shows the text repr
+    sj.Session.current().set_frontend(NotebookFrontend())
     page = table._repr_html_()
+    assert page is not None
     assert "&lt;b&gt;bold&lt;/b&gt; &amp; a cat" in page and "<b>bold</b>" not in page
     assert page.count("data:image/jpeg;base64,") == 2
     assert "SIMULATED" in page and len(page) < 40_000

@@ -20,7 +20,6 @@ import pytest
 from PIL import Image
 
 import seedream_jupyter as sj
-from seedream_jupyter.session import session
 from seedream_jupyter import api
 from seedream_jupyter.client import Client
 from seedream_jupyter.errors import (
@@ -31,6 +30,7 @@ from seedream_jupyter.errors import (
     ValidationError,
 )
 from seedream_jupyter.request import GenerationRequest
+from seedream_jupyter.session import session
 
 pytestmark = [
     pytest.mark.usefixtures("backoffs"),
@@ -443,6 +443,7 @@ def test_a_budget_without_history_sends_nothing(
     server: Any, client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEEDREAM_BUDGET_USD", "5")
+
     def unavailable(home: Any = None) -> Any:
         raise OSError("read-only file system")
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from seedream_jupyter import _loop, catalog, config
 from seedream_jupyter._version import __version__
-from seedream_jupyter.client import USER_AGENT, AsyncClient, Client, PollPolicy, retry
+from seedream_jupyter.client import USER_AGENT, Client, PollPolicy, retry
 from seedream_jupyter.client.http import retry_after as _retry_after
 from seedream_jupyter.errors import (
     APIError,
@@ -236,7 +236,7 @@ def test_auth_and_balance_errors_say_what_to_do(server: Any, client: Client) -> 
         "/v1/tasks",
         err(402, {"error": {"message": "Insufficient balance", "code": "insufficient_balance"}}),
     )
-    with pytest.raises(InsufficientBalanceError, match="(?i)top up") as info:
+    with pytest.raises(InsufficientBalanceError, match=r"(?i)top up") as info:
         client.submit(prompt="x")
     assert info.value.code == "insufficient_balance"
     assert "Insufficient balance" in info.value.message

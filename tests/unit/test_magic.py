@@ -16,11 +16,11 @@ from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
 
-from seedream_jupyter.session import session
 from seedream_jupyter import api, catalog, magic
-from seedream_jupyter.magic import commands as magic_commands
 from seedream_jupyter.errors import TaskFailedError
+from seedream_jupyter.magic import commands as magic_commands
 from seedream_jupyter.results import Result
+from seedream_jupyter.session import session
 
 FakeServer = Any  # the conftest's fake QWave server (fixture ``server``)
 QUEUED = {"status": "queued", "progress": 0}
@@ -444,3 +444,23 @@ def test_a_percent_config_budget_holds_for_helpers_and_the_panel(
     finally:
         run(ip, "%config SeedreamMagic.budget_usd = None")
     assert session().budget_usd() is None
+
+
+def test_a_percent_config_model_reaches_the_panel_and_the_helpers(
+    ip: InteractiveShell, server: FakeServer
+) -> None:
+    import seedream_jupyter as sj
+    from seedream_jupyter.panel import Panel
+
+    run(ip, '%config SeedreamMagic.model = "doubao-seedream-4.0"')
+    run(ip, '%config SeedreamMagic.resolution = "1K"')
+    assert Panel("a fox").request().model == "doubao-seedream-4.0"
+    assert Panel().form.resolution.value == "1K"
+    result = sj.generate("a fox", client=server.client(), cache=False)
+    assert result.model == "doubao-seedream-4.0"
+    assert server.payloads[-1]["model"] == "doubao-seedream-4.0"
+    assert server.payloads[-1]["resolution"] == "1K"
+    batch = sj.batch(["an owl"], client=server.client())
+    assert server.payloads[-1]["model"] == "doubao-seedream-4.0" and len(batch) == 1
+    explicit = sj.generate("a heron", model="4.5", resolution="2K", client=server.client())
+    assert explicit.model == "doubao-seedream-4.5"  # an argument beats %config

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from seedream_jupyter import catalog
-from seedream_jupyter.errors import ValidationError
 from seedream_jupyter._formats import sniff as sniff_image_format
+from seedream_jupyter.errors import ValidationError
 from seedream_jupyter.request import GenerationRequest, check_image_url
 
 LITE, V45, V40 = "doubao-seedream-5.0-lite", "doubao-seedream-4.5", "doubao-seedream-4.0"

@@ -17,11 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seedream_jupyter.store import provenance
 from seedream_jupyter.errors import SeedreamError
 from seedream_jupyter.request import GenerationRequest
 from seedream_jupyter.session import session
-from seedream_jupyter.store import Store, files, schema
+from seedream_jupyter.store import Store, files, provenance, schema
 from seedream_jupyter.task import ImageRef, Task, TaskStatus
 
 SERVER = "https://www.qingbo.dev"
