@@ -76,7 +76,11 @@ def test_the_server_prints_its_url_serves_and_stops_on_signal(
     info = httpx.get(f"{url}/health", timeout=10).json()
     assert info["simulator"] is True and info["faults"] == "500@cancel:1" and info["auth"]
     headers = {"Authorization": "Bearer k-123"}
-    payload = {"model": "4.0", "prompt": "from the command line", "resolution": "1K"}
+    payload = {
+        "model": "doubao-seedream-4.0",
+        "prompt": "from the command line",
+        "resolution": "1K",
+    }
     response = httpx.post(f"{url}/v1/tasks/sync", json=payload, headers=headers, timeout=10)
     assert response.json()["status"] == "completed"
     assert httpx.post(f"{url}/v1/tasks", json=payload).status_code == 401
