@@ -128,7 +128,7 @@ from .checker import SimRequest
 from .engine import TaskState
 from .faults import FAULTS, FaultPlan, parse_spec
 from .handle import SimulatorHandle, running_shared, shared, start, stop_shared
-from .mock import MockSimulator, mock
+from .mock_transport import MockSimulator, mock
 from .options import SimConfig
 from .stats import RecordedRequest, Stats
 from .upstream import UpstreamOption

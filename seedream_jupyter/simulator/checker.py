@@ -24,7 +24,7 @@ from .. import catalog
 from ..catalog import ModelSpec
 from .models import model_rules
 from .uploads import check_image_url
-from .upstream import UpstreamOption, find_upstream
+from .upstream import UpstreamOption, find_upstream, ignored_fields
 from .wire import ApiFailure
 
 SEQUENTIAL: Final = "sequential_image_generation"
@@ -50,7 +50,8 @@ class SimRequest:
     max_images: int | None  # the group size; None unless a group
     callback_url: str | None
     extra: Mapping[str, Any]  # the ``extra`` object received, data: URIs shortened
-    upstream: Mapping[str, UpstreamOption]
+    upstream: Mapping[str, UpstreamOption]  # by name, with placement "extra" / "top-level"
+    ignored: Mapping[str, Any]  # any other top-level field received (the wire ignores them)
     generic: bool  # an id the catalog does not know, served with generic rules
     spec: ModelSpec = field(repr=False, compare=False)
 
@@ -130,6 +131,7 @@ def check(body: object) -> SimRequest:
         callback_url=_callback_url(body),
         extra=extra,
         upstream=upstream,
+        ignored=ignored_fields(body),
         generic=generic,
         spec=spec,
     )

@@ -20,7 +20,7 @@ from .options import SimConfig
 from .pictures import REFERENCE_SIDE, Pictures
 from .shapes import new_task_id, submitted, task_json
 from .stats import Stats
-from .tasks import FAIL_AT_FRACTION, TERMINAL, SimTask
+from .tasks import FAIL_AT_FRACTION, FAILING_FAULTS, TERMINAL, SimTask
 from .timing import Scheduler, Slot, TimingModel
 from .upstream import UpstreamOption, shortened
 from .wire import ApiFailure
@@ -124,7 +124,7 @@ class Simulator:
             number = next(self._numbers)
         queued, processing = self.timing.durations(number, size, asked)
         task_id = new_task_id(self.style)
-        failing = "fail" in faults or "echokey" in faults
+        failing = any(name in faults for name in FAILING_FAULTS)
         busy = processing * (FAIL_AT_FRACTION if failing else 1.0)
         now = time.monotonic()
         slot = Slot(ready=now + queued, busy=busy, owner=task_id)

@@ -110,6 +110,13 @@ def shortened(value: Any) -> Any:
     return value
 
 
+def ignored_fields(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Top-level fields that are neither checked nor upstream options: ignored on the wire,
+    as the provider ignores them, but kept for tests."""
+    known = {*VALIDATED_FIELDS, *KNOWN_OPTIONS, EXTRA}
+    return MappingProxyType({k: shortened(v) for k, v in body.items() if k not in known})
+
+
 def find_upstream(
     body: Mapping[str, Any], spec: ModelSpec, generic: bool
 ) -> tuple[Mapping[str, Any], Mapping[str, UpstreamOption]]:

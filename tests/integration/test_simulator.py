@@ -149,9 +149,12 @@ def test_completed_task_carries_urls_result_and_timestamps(
     assert state is not None and state.status == "completed" and state.json["task_id"] == task_id
 
 
-def test_unknown_fields_are_ignored(http: httpx.Client) -> None:
+def test_unknown_fields_are_ignored(http: httpx.Client, simulator: SimulatorHandle) -> None:
     data = run(http, brand_new_field={"x": 1}, temperature=0.3)
-    assert data["status"] == "completed"
+    assert data["status"] == "completed" and "brand_new_field" not in str(data)
+    state = simulator.task(data["task_id"])
+    assert state is not None
+    assert state.request.ignored == {"brand_new_field": {"x": 1}, "temperature": 0.3}
 
 
 @pytest.mark.parametrize(

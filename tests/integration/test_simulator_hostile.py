@@ -71,9 +71,12 @@ def test_slowheaders_sends_the_head_one_byte_at_a_time(simulator: SimulatorHandl
     with socket.create_connection((host, port), timeout=5) as conn:
         conn.sendall(f"GET /v1/tasks/{task_id} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
         started = time.monotonic()
-        pieces = [conn.recv(64) for _ in range(5)]
+        pieces: list[bytes] = []
+        while sum(map(len, pieces)) < 5:
+            pieces.append(conn.recv(64))
         elapsed = time.monotonic() - started
-    assert pieces == [b"H", b"T", b"T", b"P", b"/"]  # ... because every read gets one byte
+    assert b"".join(pieces).startswith(b"HTTP/")
+    assert len(pieces) >= 3 and min(map(len, pieces)) == 1  # ... because reads get a byte or so
     assert elapsed >= 4 * 0.05 * 0.9
     eventually(lambda: simulator.open_connections == 0)  # the trickle stops with the client
     assert simulator.stats.faults["slowheaders"] == 2

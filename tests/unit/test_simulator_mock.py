@@ -179,3 +179,23 @@ def test_answer_faults_are_the_same_as_over_sockets(spec: str, check: Any) -> No
     with simulator.mock(faults=spec) as sim, sim.client() as http:
         task_id = http.post("/v1/tasks", json=BODY).json()["task_id"]
         assert check(http.get(f"/v1/tasks/{task_id}"))
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [({"jitter": -0.1}, "jitter"), ({"capacity": 0}, "capacity"), ({"speed": 0}, "speed")],
+)
+def test_bad_options_are_refused(options: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        simulator.mock(**options)
+
+
+def test_the_config_carries_the_new_options() -> None:
+    with simulator.mock(jitter=0, timing_seed=4, capacity=None, wire="legacy") as sim:
+        config = sim.config
+    assert (config.jitter, config.timing_seed, config.capacity, config.wire) == (
+        0,
+        4,
+        None,
+        "legacy",
+    )
