@@ -14,6 +14,8 @@ from types import FrameType
 
 from .faults import FAULTS, help_text, parse_spec
 from .handle import start
+from .shapes import WireStyle
+from .timing import DEFAULT_CAPACITY, DEFAULT_JITTER
 
 DESCRIPTION = """\
 Run the QWave task API simulator for Seedream on this machine: a real HTTP server implementing
@@ -28,7 +30,8 @@ fault spec grammar:
   ITEM  := NAME ["@" SCOPE ("+" SCOPE)*] [":" PROB] ["x" BURST] ["~" SECONDS] ["#" LIMIT]
   SCOPE := submit | sync | get | cancel | download | api (= first four) | all
   PROB is the chance per request in scope (default 1); BURST extends a triggered fault to the
-  next BURST-1 requests (429 bursts); SECONDS is the Retry-After of 429/503 or the slow delay;
+  next BURST-1 requests (429 bursts); SECONDS is the Retry-After of 429/503, the slow delay or
+  the slowheaders pause between header bytes;
   LIMIT caps how often the fault fires in all ("500@submit#1": only the first submit fails).
   Decisions are deterministic for a given --fault-seed and request order.
 
@@ -38,6 +41,7 @@ faults:
 examples:
   python -m seedream_jupyter.simulator --port 8765 --speed 5
   python -m seedream_jupyter.simulator --faults "429:0.3x3~1,500@get:0.1,fail:0.2" --fault-seed 7
+  python -m seedream_jupyter.simulator --capacity 2 --jitter 0 --wire legacy+envelope
 """
 
 
@@ -61,6 +65,23 @@ def _non_negative(value: str) -> float:
     if number < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return number
+
+
+def _capacity(value: str) -> int | None:
+    if value.strip().lower() in ("none", "0", "unlimited"):
+        return None
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1 (or 'none'), got {value}")
+    return number
+
+
+def _wire(value: str) -> str:
+    try:
+        WireStyle.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,6 +147,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long POST /v1/tasks/sync waits by default (default: 30 s / speed)",
     )
+    parser.add_argument(
+        "--jitter",
+        type=_non_negative,
+        default=DEFAULT_JITTER,
+        metavar="SIGMA",
+        help="spread of each task's durations around the means (lognormal sigma; 0 = exact; "
+        f"default {DEFAULT_JITTER:g})",
+    )
+    parser.add_argument(
+        "--timing-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the timing jitter: same seed + same submits = same durations (default 0)",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=_capacity,
+        default=DEFAULT_CAPACITY,
+        metavar="SLOTS",
+        help="how many tasks process at once; the rest stay queued ('none' = unlimited; "
+        f"default {DEFAULT_CAPACITY})",
+    )
+    parser.add_argument(
+        "--wire",
+        type=_wire,
+        default="newest",
+        metavar="STYLE",
+        help="response shapes: newest, legacy (older task shapes), envelope (oldest submit "
+        "answer) or legacy+envelope (default newest)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
@@ -149,12 +201,17 @@ def main(argv: list[str] | None = None) -> int:
         url_ttl=args.url_ttl,
         queue_seconds=args.queue_seconds,
         sync_timeout=args.sync_timeout,
+        jitter=args.jitter,
+        timing_seed=args.timing_seed,
+        capacity=args.capacity,
+        wire=args.wire,
         verbose=args.verbose,
     )
     print(sim.url, flush=True)
     print(
         f"QWave simulator (SIMULATED images) speed={args.speed:g} "
-        f"faults={sim.faults.describe()} auth={'on' if args.api_key else 'off'}; "
+        f"faults={sim.faults.describe()} auth={'on' if args.api_key else 'off'} "
+        f"capacity={args.capacity} wire={args.wire}; "
         "Ctrl-C to stop",
         file=sys.stderr,
         flush=True,

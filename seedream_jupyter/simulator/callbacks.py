@@ -1,7 +1,8 @@
 """Callback delivery: POST the final task JSON to ``callback_url`` when a task ends.
 
-Tasks do not tick, so one scheduler thread sleeps until the next task with a callback reaches
-its terminal state; each POST then runs in its own daemon thread (urllib, 10 s timeout).
+Tasks do not tick, so one scheduler thread (started with the first callback) sleeps until the
+next task with a callback reaches its terminal state; each POST then runs in its own daemon
+thread (urllib, 10 s timeout).
 Failures are ignored, as the provider's are, but counted.
 """
 
@@ -40,11 +41,15 @@ class CallbackScheduler:
         self._order = itertools.count()
         self._cond = threading.Condition()
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="sim-callbacks", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
 
     def schedule(self, due_mono: float, task_id: str) -> None:
         with self._cond:
+            if self._stopped:
+                return
+            if self._thread is None:  # most simulators never see a callback
+                self._thread = threading.Thread(target=self._run, name="sim-callbacks", daemon=True)
+                self._thread.start()
             heapq.heappush(self._heap, (due_mono, next(self._order), task_id))
             self._cond.notify()
 
@@ -52,7 +57,9 @@ class CallbackScheduler:
         with self._cond:
             self._stopped = True
             self._cond.notify()
-        self._thread.join(timeout=2)
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout=2)
 
     def _run(self) -> None:
         while True:

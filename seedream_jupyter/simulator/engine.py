@@ -2,56 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from .. import catalog
-from ..errors import ValidationError
-from ..request import GenerationRequest
-from . import drawing, references
+from . import references
 from .callbacks import CallbackScheduler, post_json
+from .checker import SimRequest, check
 from .faults import FaultPlan
-from .imagecache import ImageCache
+from .options import SimConfig
+from .pictures import REFERENCE_SIDE, Pictures
+from .shapes import new_task_id, submitted, task_json
 from .stats import Stats
-from .tasks import SimTask, durations, new_task_id
+from .tasks import FAIL_AT_FRACTION, FAILING_FAULTS, TERMINAL, SimTask
+from .timing import Scheduler, Slot, TimingModel
+from .upstream import UpstreamOption, shortened
 from .wire import ApiFailure
 
 DEFAULT_SYNC_WAIT_SECONDS: Final = 30.0  # at speed 1; divided by the speed
 MAX_SYNC_WAIT_SECONDS: Final = 300.0
-REFERENCE_SIDE: Final = 384  # references are kept this small for compositing
-REFERENCE_CACHE_TASKS: Final = 32
-MAX_LOCAL_DEPTH: Final = 3
-_TERMINAL: Final = ("completed", "failed", "cancelled")
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """Simulator options (see ``seedream_jupyter.simulator.start``)."""
-
-    speed: float = 1.0
-    faults: str | None = None
-    fault_seed: int = 0
-    api_key: str | None = field(default=None, repr=False)
-    url_ttl: float = float(catalog.RESULT_URL_TTL_SECONDS)
-    queue_seconds: float | None = None
-    sync_timeout: float | None = None  # default: 30 s / speed
-    cache_bytes: int = 256 * 1024 * 1024
-    record_limit: int = 10_000
-    verbose: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.speed > 0:
-            raise ValueError(f"speed must be > 0, got {self.speed}")
-        if self.url_ttl < 0:
-            raise ValueError(f"url_ttl must be >= 0, got {self.url_ttl}")
-        if self.queue_seconds is not None and self.queue_seconds < 0:
-            raise ValueError(f"queue_seconds must be >= 0, got {self.queue_seconds}")
+SURPLUS_IMAGES: Final = 2  # the ``surplus`` fault returns this many images more than asked
 
 
 @dataclass(frozen=True)
@@ -61,34 +37,44 @@ class TaskState:
     task_id: str
     status: str
     progress: int
-    request: GenerationRequest  # large data: URIs in image_urls are kept as small JPEG copies
+    request: SimRequest  # large data: URIs in image_urls are kept as small JPEG copies
     seed: int
     aspect_ratio: str
     size: tuple[int, int]
     image_count: int
-    queue_seconds: float
+    queue_seconds: float  # queue time plus any wait for a processing slot
     processing_seconds: float
     fail: bool
     expired: bool
     json: dict[str, Any]
+    body: dict[str, Any]  # the JSON received, data: URIs shortened
+    extra: Mapping[str, Any]  # the ``extra`` object received
+    upstream: Mapping[str, UpstreamOption]  # upstream options found, with their placement
+    faults: frozenset[str]  # faults decided when the task was created
 
 
 class Simulator:
-    """All API semantics; thread-safe. The HTTP layer (``server``) only translates."""
+    """All API semantics; thread-safe. The transports (``server``, ``mock``) only translate."""
 
     def __init__(self, config: SimConfig) -> None:
         self.config = config
+        self.style = config.style
         self.stats = Stats(config.record_limit)
         self.faults = FaultPlan.from_spec(config.faults, config.fault_seed)
-        self.base_url = ""  # set once the server is bound
-        self.cache = ImageCache(config.cache_bytes, max_concurrent_draws=2)
+        self.base_url = ""  # set once the transport knows its address
+        self.timing = TimingModel(
+            config.speed, config.jitter, config.timing_seed, config.queue_seconds
+        )
+        self.pictures = Pictures(
+            self.lookup, lambda: self.base_url, config.url_ttl, config.cache_bytes
+        )
+        self._scheduler = Scheduler(config.capacity)
         self._tasks: dict[str, SimTask] = {}
+        self._numbers = itertools.count()
         self._lock = threading.Lock()
-        self._refs: OrderedDict[str, list[references.Reference]] = OrderedDict()
-        self._refs_lock = threading.Lock()
         self._callbacks_done: set[str] = set()
         self._stopping = threading.Event()
-        self._scheduler = CallbackScheduler(self._fire_callback)
+        self._callbacks = CallbackScheduler(self._fire_callback)
 
     # -- lifecycle ---------------------------------------------------------------------
     def stop(self) -> None:
@@ -97,7 +83,11 @@ class Simulator:
             tasks = list(self._tasks.values())
         for task in tasks:
             task.changed.set()  # wake up sync waits
-        self._scheduler.stop()
+        self._callbacks.stop()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def sleep(self, seconds: float) -> None:
         """Sleep, but wake up when the simulator stops."""
@@ -107,68 +97,99 @@ class Simulator:
         self.faults = FaultPlan.from_spec(spec, self.faults.seed if seed is None else seed)
 
     # -- tasks -------------------------------------------------------------------------
-    def submit(self, payload: object, *, fail: bool = False, expired: bool = False) -> SimTask:
-        """Validate and create a task; ``ApiFailure`` 400 when the payload is invalid."""
-        try:
-            if not isinstance(payload, dict):
-                raise ApiFailure(400, "invalid_parameter", "the body must be a JSON object")
-            request = GenerationRequest.from_payload(payload)
-        except ValidationError as exc:
-            raise ApiFailure(400, "invalid_parameter", exc.message) from None
-        except (TypeError, AttributeError) as exc:
-            raise ApiFailure(400, "invalid_parameter", f"invalid parameters: {exc}") from None
-        spec = request.spec
-        seed = request.seed if request.seed != catalog.RANDOM_SEED else random.randint(0, 2**31 - 1)
+    def submit(
+        self, payload: object, faults: frozenset[str] = frozenset(), authorization: str = ""
+    ) -> SimTask:
+        """Check and create a task; ``ApiFailure`` 400 when the payload is invalid.
+
+        ``faults`` are the task faults drawn for this submit (fail, expired, zero, ...);
+        ``authorization`` is the header received, kept only for the ``echokey`` fault.
+        """
+        request = check(payload)
+        seed = request.seed
+        if seed == catalog.RANDOM_SEED:
+            seed = random.randint(0, catalog.MAX_SEED)
         ratio = self._resolve_ratio(request)
         if request.image_urls:  # drawing needs only small references: drop the full uploads
             small = tuple(references.compact(url, REFERENCE_SIDE) for url in request.image_urls)
             request = replace(request, image_urls=small)
-        size = spec.pixel_size(request.resolution, ratio)
-        count = request.output_count
-        queued, processing = durations(
-            request, count, size, speed=self.config.speed, queue_seconds=self.config.queue_seconds
-        )
+        size = request.spec.pixel_size(request.resolution, ratio)
+        asked = request.output_count
+        count = asked
+        if "zero" in faults:
+            count = 0
+        elif "surplus" in faults:
+            count = asked + SURPLUS_IMAGES
+        with self._lock:
+            number = next(self._numbers)
+        queued, processing = self.timing.durations(number, size, asked)
+        task_id = new_task_id(self.style)
+        failing = any(name in faults for name in FAILING_FAULTS)
+        busy = processing * (FAIL_AT_FRACTION if failing else 1.0)
+        now = time.monotonic()
+        slot = Slot(ready=now + queued, busy=busy, owner=task_id)
+        self._scheduler.admit(slot, now)
         task = SimTask(
-            task_id=new_task_id(),
+            task_id=task_id,
+            number=number,
             request=request,
+            body=shortened(payload),
             seed=seed,
             ratio=ratio,
             size=size,
             image_count=count,
-            queue_seconds=queued,
             processing_seconds=processing,
-            fail=fail,
-            expired=expired,
+            slot=slot,
+            faults=faults,
+            authorization=authorization if "echokey" in faults else "",
+            created_mono=now,
         )
         with self._lock:
             self._tasks[task.task_id] = task
         self.stats.add("submits")
         if request.callback_url:
-            self._scheduler.schedule(task.created_mono + task.end_offset, task.task_id)
+            self._callbacks.schedule(task.created_mono + task.end_offset, task.task_id)
         return task
 
-    def _resolve_ratio(self, request: GenerationRequest) -> str:
+    def _resolve_ratio(self, request: SimRequest) -> str:
         if request.aspect_ratio != catalog.AUTO_RATIO:
             return request.aspect_ratio
         if request.image_urls:
-            size = references.reference_size(request.image_urls[0], self._local_size)
+            size = references.reference_size(request.image_urls[0], self.pictures.local_size)
             if size and size[0] > 0 and size[1] > 0:
                 return catalog.nearest_ratio(size[0], size[1], request.spec.aspect_ratios)
         return catalog.AUTO_FALLBACK_RATIO
 
-    def find(self, task_id: str) -> SimTask:
+    def lookup(self, task_id: str) -> SimTask | None:
         with self._lock:
-            task = self._tasks.get(task_id)
+            return self._tasks.get(task_id)
+
+    def find(self, task_id: str) -> SimTask:
+        task = self.lookup(task_id)
         if task is None:
             raise ApiFailure(404, "task_not_found", f"task {task_id} not found")
         return task
 
+    def previous(self, task: SimTask) -> SimTask | None:
+        """The task created just before ``task`` (for the ``reuse`` fault)."""
+        with self._lock:
+            older = [t for t in self._tasks.values() if t.number < task.number]
+        return max(older, key=lambda t: t.number, default=None)
+
+    def other(self, task_id: str) -> SimTask | None:
+        """The newest task that is not ``task_id`` (for the ``wrongid`` fault)."""
+        with self._lock:
+            others = [t for t in self._tasks.values() if t.task_id != task_id]
+        return max(others, key=lambda t: t.number, default=None)
+
     def task_json(self, task: SimTask) -> dict[str, Any]:
-        return task.to_json(self.base_url, self.config.url_ttl)
+        return task_json(task, self.base_url, self.config.url_ttl, self.style)
+
+    def submitted_json(self, task: SimTask, task_id: str | None = None) -> dict[str, Any]:
+        return submitted(task, self.style, task_id)
 
     def state(self, task_id: str) -> TaskState | None:
-        with self._lock:
-            task = self._tasks.get(task_id)
+        task = self.lookup(task_id)
         if task is None:
             return None
         status, progress = task.status()
@@ -183,9 +204,13 @@ class Simulator:
             image_count=task.image_count,
             queue_seconds=task.queue_seconds,
             processing_seconds=task.processing_seconds,
-            fail=task.fail,
+            fail=task.failing,
             expired=task.expired,
             json=self.task_json(task),
+            body=task.body,
+            extra=task.request.extra,
+            upstream=task.request.upstream,
+            faults=task.faults,
         )
 
     def task_ids(self) -> list[str]:
@@ -201,9 +226,12 @@ class Simulator:
     def wait(self, task: SimTask, timeout: float) -> None:
         """Block until the task is terminal, ``timeout`` runs out, or the simulator stops."""
         deadline = time.monotonic() + timeout
-        while not self._stopping.is_set():
+        while True:
+            task.changed.clear()  # before looking: a change from now on wakes the wait
+            if self._stopping.is_set():
+                return
             now = time.monotonic()
-            if task.status(now)[0] in _TERMINAL:
+            if task.status(now)[0] in TERMINAL:
                 return
             until_end = task.created_mono + task.end_offset - now
             pause = min(until_end, deadline - now)
@@ -214,18 +242,20 @@ class Simulator:
     def cancel(self, task_id: str) -> dict[str, Any]:
         task = self.find(task_id)
         with self._lock:
-            status, _ = task.status()
+            now = time.monotonic()
+            status, _ = task.status(now)
             if status != "queued":
                 raise ApiFailure(
                     400,
                     "task_not_cancellable",
                     f"only queued tasks can be cancelled; task {task_id} is {status}",
                 )
-            task.cancelled_offset = task.elapsed()
+            task.cancelled_offset = task.elapsed(now)
         task.changed.set()
+        self._moved(self._scheduler.withdraw(task.slot, now))
         self.stats.add("cancelled")
         if task.request.callback_url:
-            self._scheduler.schedule(time.monotonic(), task.task_id)
+            self._callbacks.schedule(time.monotonic(), task.task_id)
         return {
             "task_id": task.task_id,
             "status": "cancelled",
@@ -233,13 +263,32 @@ class Simulator:
             "refunded_quota": task.refunded_quota(),
         }
 
+    def _moved(self, slots: list[Slot]) -> None:
+        """Waiting tasks got a new start after a cancel: wake their waiters and callbacks."""
+        for slot in slots:
+            task = self.lookup(slot.owner)
+            if task is None:
+                continue
+            task.changed.set()
+            if task.request.callback_url:
+                self._callbacks.schedule(task.created_mono + task.end_offset, task.task_id)
+
+    # -- images ------------------------------------------------------------------------
+    def image(self, task_id: str, index: int, extension: str) -> tuple[bytes, str]:
+        """(bytes, content type) of one result image, or ``ApiFailure`` 404 / 410."""
+        return self.pictures.image(task_id, index, extension)
+
+    def servable(self, task_id: str, index: int, extension: str) -> SimTask:
+        """``ApiFailure`` 404 / 410 unless the image could be downloaded now."""
+        return self.pictures.servable(task_id, index, extension)
+
     # -- callbacks ---------------------------------------------------------------------
     def _fire_callback(self, task_id: str) -> None:
         with self._lock:
             task = self._tasks.get(task_id)
             if task is None or task_id in self._callbacks_done:
                 return
-            if task.status()[0] not in _TERMINAL:
+            if task.status()[0] not in TERMINAL:
                 return
             self._callbacks_done.add(task_id)
         url = task.request.callback_url
@@ -259,102 +308,3 @@ class Simulator:
                 print(f"simulator: callback to {url} failed: {exc}", file=sys.stderr)
         else:
             self.stats.add("callbacks_sent")
-
-    # -- images ------------------------------------------------------------------------
-    def picture(self, task: SimTask, index: int) -> drawing.Picture:
-        request = task.request
-        return drawing.Picture(
-            prompt=request.prompt,
-            model=request.model,
-            action=request.action,
-            seed=task.seed,
-            index=index,
-            count=task.image_count,
-            size=task.size,
-            fmt=task.output_format,
-            resolution=request.resolution,
-            ratio=task.ratio,
-        )
-
-    def image(self, task_id: str, index: int, extension: str) -> tuple[bytes, str]:
-        """(bytes, content type) of one result image, or ``ApiFailure`` 404 / 410."""
-        with self._lock:
-            task = self._tasks.get(task_id)
-        missing = ApiFailure(404, "file_not_found", "no such file")
-        if task is None or not 0 <= index < task.image_count:
-            raise missing
-        if (extension == "png") != (task.extension == "png"):
-            raise missing
-        if task.status()[0] != "completed":
-            raise missing
-        if time.time() >= task.expires_at(self.config.url_ttl):
-            raise ApiFailure(
-                410, "url_expired", "this image link has expired; result URLs are valid 24 hours"
-            )
-        picture = self.picture(task, index)
-        data = self.cache.get_or_create(
-            (task_id, index), lambda: drawing.render(picture, self._task_references(task, 0))
-        )
-        return data, picture.content_type
-
-    def _task_references(self, task: SimTask, depth: int) -> list[references.Reference]:
-        urls = task.request.image_urls
-        if not urls:
-            return []
-        with self._refs_lock:
-            cached = self._refs.get(task.task_id)
-            if cached is not None:
-                self._refs.move_to_end(task.task_id)
-                return cached
-
-        def local(url: str) -> references.Reference | None:
-            return self._local_image(url, depth + 1)
-
-        refs = [references.load_reference(url, local, REFERENCE_SIDE) for url in urls]
-        with self._refs_lock:
-            self._refs[task.task_id] = refs
-            while len(self._refs) > REFERENCE_CACHE_TASKS:
-                self._refs.popitem(last=False)
-        return refs
-
-    def _local_target(self, url: str) -> tuple[SimTask | None, int] | None:
-        """(task or None, index) when ``url`` is one of this simulator's image links."""
-        if not self.base_url:
-            return None
-        ours, theirs = urlsplit(self.base_url), urlsplit(url)
-        loopback = {"127.0.0.1", "localhost", ours.hostname}
-        if theirs.hostname not in loopback or (theirs.port or 80) != (ours.port or 80):
-            return None
-        parsed = references.parse_file_path(theirs.path)
-        if parsed is None:
-            return None
-        task_id, index, _ = parsed
-        with self._lock:
-            task = self._tasks.get(task_id)
-        return task, index
-
-    def _local_size(self, url: str) -> tuple[int, int] | None:
-        target = self._local_target(url)
-        if target is None or target[0] is None:
-            return None
-        return target[0].size
-
-    def _local_image(self, url: str, depth: int) -> references.Reference | None:
-        target = self._local_target(url)
-        if target is None:
-            return None
-        task, index = target
-        if task is None or not 0 <= index < task.image_count:
-            return references.MISSING_LABEL
-        if task.status()[0] != "completed" or time.time() >= task.expires_at(self.config.url_ttl):
-            return references.MISSING_LABEL
-        refs: list[references.Reference] = []
-        if depth < MAX_LOCAL_DEPTH:
-            refs = self._task_references(task, depth)
-        preview = _fit_within(task.size, REFERENCE_SIDE)
-        return drawing.render_image(self.picture(task, index), refs, preview)
-
-
-def _fit_within(size: tuple[int, int], side: int) -> tuple[int, int]:
-    scale = side / max(size)
-    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))

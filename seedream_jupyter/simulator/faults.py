@@ -6,7 +6,7 @@ Grammar (whitespace is ignored)::
     ITEM   := NAME ["@" SCOPE ("+" SCOPE)*] [":" PROB] ["x" BURST] ["~" SECONDS] ["#" LIMIT]
               (the modifiers may come in any order, each at most once)
 
-    NAME    one of the faults in ``FAULTS``
+    NAME    one of the faults in ``FAULTS`` (``fault_kinds``)
     SCOPE   submit (POST /v1/tasks), sync (POST /v1/tasks/sync), get (GET /v1/tasks/{id}),
             cancel (POST /v1/tasks/{id}/cancel), download (GET /files/...);
             also ``api`` = submit+sync+get+cancel and ``all`` = every scope.
@@ -15,7 +15,8 @@ Grammar (whitespace is ignored)::
     BURST   once triggered, the fault also hits the next BURST-1 requests in its scopes
             (a "429 burst"); default 1.
     SECONDS 429/503: the Retry-After value sent (default 1 for 429, none for 503);
-            slow: the delay (default 2).
+            slow: the delay (default 2); slowheaders: the pause between header bytes
+            (default 1).
     LIMIT   the fault fires at most LIMIT times in all (``500@submit#1``: only the first
             submit fails); default unlimited.
 
@@ -32,108 +33,26 @@ from __future__ import annotations
 
 import random
 import re
-import textwrap
 import threading
 from dataclasses import dataclass, field
 from typing import Final
 
-SCOPES: Final = ("submit", "sync", "get", "cancel", "download")
-API_SCOPES: Final = ("submit", "sync", "get", "cancel")
+from .fault_kinds import API_SCOPES, FAULTS, SCOPES, STATUS_FAULTS, FaultKind, help_text
+
+__all__ = [
+    "API_SCOPES",
+    "FAULTS",
+    "SCOPES",
+    "STATUS_FAULTS",
+    "FaultHit",
+    "FaultItem",
+    "FaultKind",
+    "FaultPlan",
+    "help_text",
+    "parse_spec",
+]
+
 _SCOPE_GROUPS: Final = {"api": API_SCOPES, "all": SCOPES}
-
-
-@dataclass(frozen=True)
-class FaultKind:
-    """One fault: where it may apply, where it applies by default, and what it does."""
-
-    name: str
-    allowed: tuple[str, ...]
-    default: tuple[str, ...]
-    help: str
-    default_seconds: float | None = None
-    takes_seconds: bool = False
-
-
-FAULTS: Final[dict[str, FaultKind]] = {
-    kind.name: kind
-    for kind in (
-        FaultKind(
-            "429",
-            SCOPES,
-            API_SCOPES,
-            "HTTP 429 rate_limit_exceeded with a Retry-After header (~SECONDS, default 1). "
-            "The request is not processed (a faulted submit creates no task).",
-            default_seconds=1.0,
-            takes_seconds=True,
-        ),
-        FaultKind(
-            "500",
-            SCOPES,
-            API_SCOPES,
-            "HTTP 500 internal_error; the request is not processed.",
-        ),
-        FaultKind(
-            "502",
-            SCOPES,
-            API_SCOPES,
-            "HTTP 502 bad_gateway; the request is not processed.",
-        ),
-        FaultKind(
-            "503",
-            SCOPES,
-            API_SCOPES,
-            "HTTP 503 service_unavailable (Retry-After only when ~SECONDS is given); "
-            "the request is not processed.",
-            takes_seconds=True,
-        ),
-        FaultKind(
-            "slow",
-            SCOPES,
-            SCOPES,
-            "the response is delayed by ~SECONDS (default 2) before anything else happens.",
-            default_seconds=2.0,
-            takes_seconds=True,
-        ),
-        FaultKind(
-            "drop",
-            SCOPES,
-            API_SCOPES,
-            "the request IS processed (a submit creates its task), then the connection is "
-            "closed after the headers and half of the body.",
-        ),
-        FaultKind(
-            "malformed",
-            API_SCOPES,
-            API_SCOPES,
-            "the request IS processed, and the answer is HTTP 200 with a body that is not "
-            "valid JSON (half the real body plus garbage).",
-        ),
-        FaultKind(
-            "fail",
-            ("submit", "sync"),
-            ("submit", "sync"),
-            "decided when a task is created: it ends with status 'failed' and "
-            "error {code: 'task_failed', message} halfway through processing.",
-        ),
-        FaultKind(
-            "truncate",
-            ("download",),
-            ("download",),
-            "the image download sends the full Content-Length but only half the bytes, "
-            "then closes the connection.",
-        ),
-        FaultKind(
-            "expired",
-            ("submit", "sync"),
-            ("submit", "sync"),
-            "decided when a task is created: its result URLs are already expired "
-            "(expires_at = completed_at) and every download answers HTTP 410 url_expired.",
-        ),
-    )
-}
-
-# Status faults answer instead of the real handler; the rest act around it.
-STATUS_FAULTS: Final = {"429": 429, "500": 500, "502": 502, "503": 503}
 
 _HEAD = re.compile(r"^(?P<name>[a-z]+|[0-9]+)(?:@(?P<scopes>[a-z+]+))?(?P<mods>.*)$")
 _MODIFIER = re.compile(r"(?P<op>[:x~#])(?P<value>[0-9]*\.?[0-9]+)")
@@ -303,14 +222,3 @@ class FaultPlan:
                     state.fired += 1
                     hits.setdefault(item.name, FaultHit(item.name, item.seconds))
         return hits
-
-
-def help_text() -> str:
-    """A plain-text table of every fault, for ``--help``."""
-    lines = []
-    for kind in FAULTS.values():
-        lines.append(f"  {kind.name:<10} [default scopes: {'+'.join(kind.default)}]")
-        lines.extend(
-            textwrap.wrap(kind.help, 92, initial_indent=" " * 13, subsequent_indent=" " * 13)
-        )
-    return "\n".join(lines)

@@ -9,16 +9,17 @@ import warnings
 from types import TracebackType
 from typing import Final
 
-from .engine import SimConfig, Simulator, TaskState
-from .faults import FaultPlan
+from .engine import Simulator
+from .options import SimConfig
 from .server import SimulatorHTTPServer
-from .stats import RecordedRequest, Stats
+from .timing import DEFAULT_CAPACITY, DEFAULT_JITTER
+from .view import SimulatorView
 
 SPEED_ENV: Final = "SEEDREAM_SIM_SPEED"
 SHARED_SPEED: Final = 1.0  # a 2K image in about 3.7 s: feels real, is not slow
 
 
-class SimulatorHandle:
+class SimulatorHandle(SimulatorView):
     """A running simulator: ``.url``, ``.stop()``, counters in ``.stats``; a context manager."""
 
     def __init__(self, sim: Simulator, server: SimulatorHTTPServer) -> None:
@@ -41,45 +42,14 @@ class SimulatorHandle:
         )
         self._thread.start()
 
-    # -- what tests read ---------------------------------------------------------------
-    @property
-    def config(self) -> SimConfig:
-        return self._sim.config
-
-    @property
-    def speed(self) -> float:
-        return self._sim.config.speed
-
-    @property
-    def stats(self) -> Stats:
-        """Counters (``submits``, ``submit_requests``, ``polls``, ``cancels``, ...)."""
-        return self._sim.stats
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        """Every request received, oldest first (bounded by ``record_limit``; bodies over
-        256 KiB are counted in ``body_size`` but not kept)."""
-        return self._sim.stats.requests
-
-    def task(self, task_id: str) -> TaskState | None:
-        """The server-side state of one task, or None if it does not exist."""
-        return self._sim.state(task_id)
-
-    def task_ids(self) -> list[str]:
-        return self._sim.task_ids()
-
-    @property
-    def faults(self) -> FaultPlan:
-        """The current fault plan (``.describe()`` prints it)."""
-        return self._sim.faults
-
-    def set_faults(self, spec: str | None, seed: int | None = None) -> None:
-        """Replace the fault plan (e.g. submit cleanly, then fault the polls)."""
-        self._sim.set_faults(spec, seed)
-
     @property
     def running(self) -> bool:
         return not self._stopped
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections open right now (keep-alive ones included)."""
+        return self._server.open_connections
 
     # -- lifecycle ---------------------------------------------------------------------
     def stop(self) -> None:
@@ -121,6 +91,10 @@ def start(
     url_ttl: float = 86400.0,
     queue_seconds: float | None = None,
     sync_timeout: float | None = None,
+    jitter: float = DEFAULT_JITTER,
+    timing_seed: int = 0,
+    capacity: int | None = DEFAULT_CAPACITY,
+    wire: str = "newest",
     verbose: bool = False,
     record_limit: int = 10_000,
 ) -> SimulatorHandle:
@@ -129,10 +103,13 @@ def start(
     ``speed`` divides every duration; ``faults`` is a fault spec (see the package docstring),
     drawn deterministically from ``fault_seed``; with ``api_key`` every API request needs
     ``Authorization: Bearer <key>``; result URLs expire ``url_ttl`` seconds after completion;
-    ``queue_seconds`` keeps every task queued that long (absolute seconds, not scaled), so a
-    test can cancel it; ``sync_timeout`` is the default wait of ``POST /v1/tasks/sync``
-    (default 30 s / speed; the ``?timeout=`` query parameter overrides it per request);
-    ``record_limit`` bounds how many requests ``handle.requests`` keeps.
+    ``queue_seconds`` keeps every task queued that long (absolute seconds, not scaled, no
+    jitter), so a test can cancel it; ``sync_timeout`` is the default wait of
+    ``POST /v1/tasks/sync`` (default 30 s / speed; the ``?timeout=`` query parameter overrides
+    it per request); ``jitter`` spreads each task's durations (lognormal sigma, 0 = exact),
+    drawn from ``timing_seed``; at most ``capacity`` tasks process at once (None = no limit),
+    the others stay queued; ``wire`` picks the response shapes (newest, legacy, envelope,
+    legacy+envelope); ``record_limit`` bounds how many requests ``handle.requests`` keeps.
     """
     config = SimConfig(
         speed=speed,
@@ -142,6 +119,10 @@ def start(
         url_ttl=url_ttl,
         queue_seconds=queue_seconds,
         sync_timeout=sync_timeout,
+        jitter=jitter,
+        timing_seed=timing_seed,
+        capacity=capacity,
+        wire=wire,
         verbose=verbose,
         record_limit=record_limit,
     )

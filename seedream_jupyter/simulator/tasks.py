@@ -1,87 +1,73 @@
-"""Simulated tasks: the timing model and the wire JSON of one task.
+"""Server-side state of one simulated task, and its status computed from the clock.
 
 A task never ticks: its status and progress are computed from the elapsed time whenever someone
-asks. It stays ``queued`` for ``queue_seconds``, is ``processing`` for ``processing_seconds``
-with progress rising from 1 to 99, then is ``completed`` (or ``failed`` halfway through
-processing when the ``fail`` fault chose it). Only ``cancel`` changes a task's state.
+asks. It is ``queued`` until its slot starts (see ``timing``), ``processing`` for
+``processing_seconds`` with progress rising from 1 to 99, then ``completed`` (or ``failed``
+halfway through processing when a ``fail`` / ``echokey`` fault chose it). Only ``cancel``
+changes a task's state.
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..request import GenerationRequest
+from .checker import SimRequest
+from .timing import Slot
 
-# Timing at speed 1 (seconds); everything is divided by the speed.
-QUEUE_SECONDS: Final = 0.8
-PROCESSING_BASE_SECONDS: Final = 1.0
-SECONDS_PER_MEGAPIXEL: Final = 0.45  # per output image
-MAX_PROCESSING_SECONDS: Final = 90.0
 FAIL_AT_FRACTION: Final = 0.5  # a failing task fails this far into processing
 QUOTA_PER_USD: Final = 500_000  # the provider's quota unit, for refunded_quota
 FAILURE_MESSAGE: Final = (
     "image generation failed: the model could not render this request "
     "(simulated failure injected by the 'fail' fault)"
 )
-
-
-def new_task_id() -> str:
-    """An id shaped like the provider's: ``task-wave`` + unix seconds + 10 hex digits."""
-    return f"task-wave{int(time.time())}{secrets.token_hex(5)}"
-
-
-def durations(
-    request: GenerationRequest,
-    image_count: int,
-    size: tuple[int, int],
-    *,
-    speed: float,
-    queue_seconds: float | None,
-) -> tuple[float, float]:
-    """(queued, processing) seconds for one task: more pixels and more images take longer."""
-    megapixels = size[0] * size[1] / 1e6
-    processing = PROCESSING_BASE_SECONDS + image_count * megapixels * SECONDS_PER_MEGAPIXEL
-    processing = min(processing, MAX_PROCESSING_SECONDS) / speed
-    queued = QUEUE_SECONDS / speed if queue_seconds is None else queue_seconds
-    return queued, processing
+FAILING_FAULTS: Final = ("fail", "echokey")
+TERMINAL: Final = ("completed", "failed", "cancelled")
 
 
 @dataclass
 class SimTask:
-    """Server-side state of one simulated task."""
-
     task_id: str
-    request: GenerationRequest
+    number: int  # creation order, from 0
+    request: SimRequest  # large data: URIs in image_urls are kept as small JPEG copies
+    body: dict[str, Any]  # the JSON received, data: URIs shortened
     seed: int  # the seed actually used (a random one when the request said -1)
     ratio: str  # the resolved aspect ratio ("auto" resolved against the first reference)
     size: tuple[int, int]
-    image_count: int
-    queue_seconds: float
+    image_count: int  # images in the result (faults may make it differ from the request)
     processing_seconds: float
-    fail: bool = False
-    expired: bool = False
+    slot: Slot
+    faults: frozenset[str] = frozenset()  # faults decided at creation
+    authorization: str = field(default="", repr=False)  # echoed only by the echokey fault
     created_wall: float = field(default_factory=time.time)
     created_mono: float = field(default_factory=time.monotonic)
     cancelled_offset: float | None = None  # seconds after creation
     changed: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
+    def failing(self) -> bool:
+        return any(name in self.faults for name in FAILING_FAULTS)
+
+    @property
+    def expired(self) -> bool:
+        return "expired" in self.faults
+
+    @property
+    def queue_seconds(self) -> float:
+        """Seconds queued: the queue time plus any wait for a free processing slot."""
+        return self.slot.start - self.created_mono
+
+    @property
     def end_offset(self) -> float:
         """Seconds after creation at which the task reaches its terminal state on its own."""
-        fraction = FAIL_AT_FRACTION if self.fail else 1.0
+        fraction = FAIL_AT_FRACTION if self.failing else 1.0
         return self.queue_seconds + self.processing_seconds * fraction
 
     @property
-    def output_format(self) -> str:
-        return self.request.output_format
-
-    @property
     def extension(self) -> str:
-        return "png" if self.output_format == "png" else "jpeg"
+        return "png" if self.request.output_format == "png" else "jpeg"
 
     def elapsed(self, now_mono: float | None = None) -> float:
         return (time.monotonic() if now_mono is None else now_mono) - self.created_mono
@@ -91,20 +77,21 @@ class SimTask:
         if self.cancelled_offset is not None:
             return "cancelled", 0
         elapsed = self.elapsed(now_mono)
-        if elapsed < self.queue_seconds:
+        queued = self.queue_seconds
+        if elapsed < queued:
             return "queued", 0
         if elapsed >= self.end_offset:
-            return ("failed", 0) if self.fail else ("completed", 100)
-        fraction = (elapsed - self.queue_seconds) / max(self.processing_seconds, 1e-9)
+            return ("failed", 0) if self.failing else ("completed", 100)
+        fraction = (elapsed - queued) / max(self.processing_seconds, 1e-9)
         return "processing", max(1, min(99, int(fraction * 100)))
 
-    def terminal_offset(self) -> float:
-        if self.cancelled_offset is not None:
-            return self.cancelled_offset
-        return self.end_offset
+    def started_wall(self) -> float:
+        return self.created_wall + self.queue_seconds
 
     def completed_wall(self) -> float:
-        return self.created_wall + self.terminal_offset()
+        if self.cancelled_offset is not None:
+            return self.created_wall + self.cancelled_offset
+        return self.created_wall + self.end_offset
 
     def expires_at(self, url_ttl: float) -> float:
         """Wall-clock second at which the result URLs stop working."""
@@ -112,43 +99,13 @@ class SimTask:
             return self.completed_wall()
         return self.completed_wall() + url_ttl
 
+    def error_message(self) -> str:
+        if "echokey" in self.faults:  # a server that leaks the caller's key back
+            return f"upstream rejected the request sent with Authorization: {self.authorization}"
+        return FAILURE_MESSAGE
+
     def refunded_quota(self) -> int:
-        return round(self.request.estimate_cost() * QUOTA_PER_USD)
+        return round(self.request.cost() * QUOTA_PER_USD)
 
     def image_path(self, index: int) -> str:
         return f"/files/{self.task_id}/{index}.{self.extension}"
-
-    def to_json(
-        self, base_url: str, url_ttl: float, now_mono: float | None = None
-    ) -> dict[str, Any]:
-        """The task as ``GET /v1/tasks/{id}`` returns it (the provider's newest form)."""
-        status, progress = self.status(now_mono)
-        body: dict[str, Any] = {
-            "task_id": self.task_id,
-            "status": status,
-            "action": self.request.action,
-            "model": self.request.model,
-            "progress": progress,
-            "created_at": _ms(self.created_wall),
-            "urls": {
-                "get": f"{base_url}/v1/tasks/{self.task_id}",
-                "cancel": f"{base_url}/v1/tasks/{self.task_id}/cancel",
-            },
-        }
-        if status in ("completed", "failed", "cancelled"):
-            body["completed_at"] = _ms(self.completed_wall())
-        if status == "completed":
-            expires = int(self.expires_at(url_ttl))
-            body["result"] = {
-                "images": [
-                    {"url": [f"{base_url}{self.image_path(i)}"], "expires_at": expires}
-                    for i in range(self.image_count)
-                ]
-            }
-        elif status == "failed":
-            body["error"] = {"message": FAILURE_MESSAGE, "code": "task_failed"}
-        return body
-
-
-def _ms(wall: float) -> int:
-    return round(wall * 1000)

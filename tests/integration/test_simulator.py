@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 TERMINAL = ("completed", "failed", "cancelled")
 TASK_ID = re.compile(r"^task-wave\d{10}[0-9a-f]{10}$")
+M40, M45, LITE = "doubao-seedream-4.0", "doubao-seedream-4.5", "doubao-seedream-5.0-lite"
 
 
 @pytest.fixture
@@ -80,6 +81,9 @@ def data_uri(image: Image.Image, fmt: str = "PNG") -> str:
     image.save(out, fmt)
     mime = "image/png" if fmt == "PNG" else "image/jpeg"
     return f"data:{mime};base64," + base64.b64encode(out.getvalue()).decode()
+
+
+PIXEL = data_uri(Image.new("RGB", (8, 8), (10, 20, 30)))
 
 
 def assert_error(response: httpx.Response, status: int, code: str | None = None) -> str:
@@ -145,35 +149,77 @@ def test_completed_task_carries_urls_result_and_timestamps(
     assert state is not None and state.status == "completed" and state.json["task_id"] == task_id
 
 
-def test_unknown_fields_are_ignored(http: httpx.Client) -> None:
+def test_unknown_fields_are_ignored(http: httpx.Client, simulator: SimulatorHandle) -> None:
     data = run(http, brand_new_field={"x": 1}, temperature=0.3)
-    assert data["status"] == "completed"
+    assert data["status"] == "completed" and "brand_new_field" not in str(data)
+    state = simulator.task(data["task_id"])
+    assert state is not None
+    assert state.request.ignored == {"brand_new_field": {"x": 1}, "temperature": 0.3}
 
 
 @pytest.mark.parametrize(
     ("payload", "needle"),
     [
-        ({"model": "doubao-seedream-9", "prompt": "x"}, "model"),
-        ({"model": "4.0", "prompt": "x", "resolution": "3K"}, "resolution"),
-        ({"model": "5.0-lite", "prompt": "x", "action": "edit"}, "action"),
-        ({"model": "4.5", "prompt": "x", "aspect_ratio": "5:4"}, "aspect_ratio"),
-        ({"model": "4.5", "prompt": "x", "output_format": "png"}, "output_format"),
-        ({"model": "4.5", "prompt": "  "}, "prompt"),
-        ({"model": "4.5"}, "prompt"),
+        ({"model": M40, "prompt": "x", "resolution": "3K"}, "resolution"),
+        ({"model": LITE, "prompt": "x", "action": "edit"}, "action"),
+        ({"model": M45, "prompt": "x", "aspect_ratio": "5:4"}, "aspect_ratio"),
+        ({"model": M45, "prompt": "x", "output_format": "png"}, "output_format"),
+        ({"model": M45, "prompt": "x", "output_format": "jpeg"}, "output_format"),
+        ({"model": LITE, "prompt": "x", "output_format": "gif"}, "output_format"),
+        ({"model": M45, "prompt": "  "}, "prompt"),
+        ({"model": M45, "prompt": 7}, "prompt"),
+        ({"model": M45}, "prompt"),
         ({"prompt": "x"}, "model"),
-        ({"model": "4.5", "prompt": "x", "n": 16}, "n"),
-        ({"model": "4.5", "prompt": "x", "seed": "7"}, "seed"),
-        ({"model": "4.5", "prompt": "x", "action": "edit"}, "images"),
-        ({"model": "4.5", "prompt": "x", "image_urls": ["ftp://x"]}, "images[0]"),
-        ({"model": "4.5", "prompt": "x", "image_urls": "http://x"}, "image_urls"),
+        ({"model": 45, "prompt": "x"}, "model"),
+        ({"model": M45, "prompt": "x", "n": 16}, "n"),
+        ({"model": M45, "prompt": "x", "n": 0}, "n"),
+        ({"model": M45, "prompt": "x", "n": True}, "n"),
+        ({"model": M45, "prompt": "x", "seed": "7"}, "seed"),
+        ({"model": M45, "prompt": "x", "seed": -2}, "seed"),
+        ({"model": M45, "prompt": "x", "action": "paint"}, "action"),
+        ({"model": M45, "prompt": "x", "watermark": "yes"}, "watermark"),
+        ({"model": M45, "prompt": "x", "action": "edit"}, "image_urls"),
+        ({"model": M40, "prompt": "x", "action": "reference", "image_urls": [PIXEL]}, "image_urls"),
+        ({"model": M45, "prompt": "x", "image_urls": ["ftp://x"]}, "image_urls[0]"),
+        ({"model": M45, "prompt": "x", "image_urls": "http://x"}, "image_urls"),
+        ({"model": M45, "prompt": "x", "image_urls": [PIXEL, "https://"]}, "image_urls[1]"),
+        ({"model": M45, "prompt": "x", "callback_url": "ftp://hook"}, "callback_url"),
+        (
+            {"model": M45, "prompt": "x", "sequential_image_generation": "always"},
+            "sequential_image_generation",
+        ),
+        (
+            {"model": M45, "prompt": "x", "sequential_image_generation_options": {"max_images": 3}},
+            "sequential_image_generation_options",
+        ),
+        (
+            {
+                "model": M45,
+                "prompt": "x",
+                "sequential_image_generation": "auto",
+                "sequential_image_generation_options": {"max_images": 16},
+            },
+            "sequential_image_generation_options.max_images",
+        ),
+        (
+            {
+                "model": M40,
+                "prompt": "x",
+                "sequential_image_generation": "auto",
+                "sequential_image_generation_options": {"max_images": 14},
+                "image_urls": [PIXEL, PIXEL],
+            },
+            "image_urls",
+        ),
     ],
 )
-def test_invalid_parameters_are_400_with_the_catalog_message(
+def test_invalid_parameters_are_400_naming_the_field(
     http: httpx.Client, simulator: SimulatorHandle, payload: dict[str, Any], needle: str
 ) -> None:
     message = assert_error(http.post("/v1/tasks", json=payload), 400, "invalid_parameter")
-    assert needle in message
-    assert simulator.stats.submits == 0 and simulator.stats.invalid == 1
+    assert message.startswith(f"{needle}: "), message
+    assert http.post("/v1/tasks", json=payload).json()["error"]["type"] == "invalid_request_error"
+    assert simulator.stats.submits == 0 and simulator.stats.invalid == 2
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"[1, 2]", b'"text"'])
@@ -245,7 +291,7 @@ def test_cancel_after_the_queue_is_refused(http: httpx.Client) -> None:
 
 # -- sync ----------------------------------------------------------------------------------
 def test_sync_returns_the_finished_task(http: httpx.Client, simulator: SimulatorHandle) -> None:
-    response = http.post("/v1/tasks/sync", json=body(model="4.0", resolution="1K"))
+    response = http.post("/v1/tasks/sync", json=body(model=M40, resolution="1K"))
     data = response.json()
     assert data["status"] == "completed" and len(data["result"]["images"]) == 1
     assert simulator.stats.submits == 1 and simulator.stats.sync_requests == 1
@@ -270,7 +316,7 @@ def test_sync_rejects_invalid_parameters(http: httpx.Client) -> None:
 # -- expiry and callbacks ------------------------------------------------------------------
 @pytest.mark.simulator(url_ttl=1.0)
 def test_result_urls_expire_after_the_ttl(http: httpx.Client) -> None:
-    data = run(http, model="4.0", resolution="1K")
+    data = run(http, model=M40, resolution="1K")
     expires_at = data["result"]["images"][0]["expires_at"]
     assert expires_at <= time.time() + 2
     assert http.get(image_urls(data)[0]).status_code == 200
@@ -342,11 +388,11 @@ def test_auto_ratio_follows_the_first_reference(http: httpx.Client) -> None:
 
 
 def test_same_seed_gives_the_same_bytes(http: httpx.Client, simulator: SimulatorHandle) -> None:
-    one = download(http, run(http, seed=42, model="4.0", resolution="1K"))
-    two = download(http, run(http, seed=42, model="4.0", resolution="1K"))
-    other = download(http, run(http, seed=43, model="4.0", resolution="1K"))
+    one = download(http, run(http, seed=42, model=M40, resolution="1K"))
+    two = download(http, run(http, seed=42, model=M40, resolution="1K"))
+    other = download(http, run(http, seed=43, model=M40, resolution="1K"))
     assert one == two and one != other
-    random_seed = run(http, seed=-1, model="4.0", resolution="1K")
+    random_seed = run(http, seed=-1, model=M40, resolution="1K")
     state = simulator.task(random_seed["task_id"])
     assert state is not None and 0 <= state.seed <= catalog.MAX_SEED
 
@@ -354,7 +400,7 @@ def test_same_seed_gives_the_same_bytes(http: httpx.Client, simulator: Simulator
 def test_group_returns_max_images_entries_that_form_a_set(http: httpx.Client) -> None:
     data = run(
         http,
-        model="4.0",
+        model=M40,
         resolution="1K",
         sequential_image_generation="auto",
         sequential_image_generation_options={"max_images": 3},
@@ -374,7 +420,7 @@ def _mean_rgb(data: bytes) -> list[float]:
 
 def test_references_are_visibly_composited(http: httpx.Client, simulator: SimulatorHandle) -> None:
     red = data_uri(Image.new("RGB", (256, 256), (230, 0, 0)), "JPEG")
-    common = {"model": "4.0", "resolution": "1K", "seed": 9, "prompt": "same prompt"}
+    common = {"model": M40, "resolution": "1K", "seed": 9, "prompt": "same prompt"}
     plain = download(http, run(http, **common))
     edited = download(http, run(http, action="edit", image_urls=[red], **common))
     r, g, b = _mean_rgb(edited)
@@ -398,7 +444,7 @@ def test_a_finished_task_keeps_only_a_small_copy_of_a_large_upload(
     noise = Image.effect_noise((1600, 1200), 90)  # incompressible: a big PNG
     upload = data_uri(Image.merge("RGB", (noise, noise.point(lambda v: v // 4), noise)), "PNG")
     assert len(upload) > 2_000_000
-    data = run(http, action="image2image", aspect_ratio="auto", image_urls=[upload], model="4.0")
+    data = run(http, action="image2image", aspect_ratio="auto", image_urls=[upload], model=M40)
     r, g, b = _mean_rgb(download(http, data))
     assert r > g + 30 and b > g + 30, (r, g, b)  # the magenta upload still shows through
     state = simulator.task(data["task_id"])
@@ -420,7 +466,7 @@ def test_200_concurrent_tasks_complete(simulator: SimulatorHandle) -> None:
 
         def one(i: int) -> None:
             try:
-                payload = body(prompt=f"task {i}", seed=i, model="4.0", resolution="1K")
+                payload = body(prompt=f"task {i}", seed=i, model=M40, resolution="1K")
                 task_id = client.post("/v1/tasks", json=payload).json()["task_id"]
                 status = wait_done(client, task_id, timeout=25)["status"]
                 with lock:

@@ -26,6 +26,10 @@ OPTIONS = [
     "--url-ttl",
     "--queue-seconds",
     "--sync-timeout",
+    "--jitter",
+    "--timing-seed",
+    "--capacity",
+    "--wire",
     "--verbose",
 ]
 
@@ -41,12 +45,41 @@ def test_help_documents_every_option_and_every_fault() -> None:
     assert "ITEM  := NAME" in result.stdout
 
 
-def test_a_bad_fault_spec_is_refused() -> None:
-    result = subprocess.run(
-        [*MODULE, "--faults", "teapot:1"], capture_output=True, text=True, timeout=30
-    )
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--faults", "teapot:1"], "unknown fault 'teapot'"),
+        (["--wire", "oldest"], "wire must be"),
+        (["--capacity", "-1"], "must be >= 1"),
+        (["--jitter", "-0.1"], "must be >= 0"),
+    ],
+)
+def test_bad_options_are_refused(args: list[str], reason: str) -> None:
+    result = subprocess.run([*MODULE, *args], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
-    assert "unknown fault 'teapot'" in result.stderr
+    assert reason in result.stderr
+
+
+def test_timing_capacity_and_wire_options_reach_the_server() -> None:
+    options = ["--speed", "50", "--jitter", "0", "--capacity", "none", "--wire", "envelope"]
+    process = subprocess.Popen(
+        [*MODULE, "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        info = httpx.get(f"{url}/health", timeout=10).json()
+        assert info["wire"] == "envelope" and info["capacity"] is None
+        payload = {"model": "doubao-seedream-4.0", "prompt": "enveloped", "resolution": "1K"}
+        answer = httpx.post(f"{url}/v1/tasks", json=payload, timeout=10).json()
+        assert answer["code"] == "success" and answer["data"].startswith("task-wave")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+    assert process.returncode == 0
 
 
 @pytest.fixture
@@ -76,7 +109,11 @@ def test_the_server_prints_its_url_serves_and_stops_on_signal(
     info = httpx.get(f"{url}/health", timeout=10).json()
     assert info["simulator"] is True and info["faults"] == "500@cancel:1" and info["auth"]
     headers = {"Authorization": "Bearer k-123"}
-    payload = {"model": "4.0", "prompt": "from the command line", "resolution": "1K"}
+    payload = {
+        "model": "doubao-seedream-4.0",
+        "prompt": "from the command line",
+        "resolution": "1K",
+    }
     response = httpx.post(f"{url}/v1/tasks/sync", json=payload, headers=headers, timeout=10)
     assert response.json()["status"] == "completed"
     assert httpx.post(f"{url}/v1/tasks", json=payload).status_code == 401
