@@ -1,7 +1,8 @@
 """GenerationRequest: one validated, immutable generation request.
 
-Every rule of the catalog is checked here, before anything is sent. The same
-class validates incoming payloads in the simulator (``from_payload``).
+Every rule of the catalog is checked here, before anything is sent. ``from_payload``
+rebuilds a request from a stored payload (the history). The simulator checks the wire
+with its own code, so that the two can disagree and a test catch it.
 """
 
 from __future__ import annotations
@@ -259,7 +260,7 @@ class GenerationRequest:
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any]) -> GenerationRequest:
-        """Validate a wire payload (the simulator's entry point)."""
+        """Validate a payload as sent (rebuilding a request from the history)."""
         if not isinstance(payload, Mapping):
             raise _fail("body", type(payload).__name__, "a JSON object")
         known = {f.name for f in fields(cls)}

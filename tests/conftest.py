@@ -9,6 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 SIMULATOR_THREAD = "seedream-simulator-"
+_MARK_BY_FOLDER = {"browser": "browser", "notebooks": "notebook"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/browser is ``browser``, under tests/notebooks ``notebook``, so
+    ``-m "not browser and not notebook"`` is the fast subset whatever a file declares."""
+    for item in items:
+        folder = item.path.parent.name
+        if folder in _MARK_BY_FOLDER:
+            item.add_marker(_MARK_BY_FOLDER[folder])
 
 
 @pytest.fixture(autouse=True, scope="session")
