@@ -13,7 +13,7 @@ pulls in neither PIL nor IPython nor widgets. The layers, top to bottom (each im
 from those above it; held by the import-linter contract in pyproject.toml)::
 
     catalog, _version, _loop → _formats, errors → request, task, config → client | simulator
-    → images → store → results → session → api → display → magic | panel
+    → images → store | scores → results → session → api → display → magic | panel
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ _EXPORTS: dict[str, str] = {
     "agroup": "api",
     "batch": "api",
     "sweep": "api",
+    "compare": "api",
+    "replay": "api",
+    "lineage": "api",
     "start": "api",
     "Job": "api",
     "SimulatorWarning": "api",
@@ -62,9 +65,11 @@ _EXPORTS: dict[str, str] = {
     "TaskStatus": "task",
     "Result": "results",
     "ResultSet": "results",
+    "Sweep": "results",
     "MODELS": "catalog",
     "SeedreamError": "errors",
     "ValidationError": "errors",
+    "ConfirmationRequiredError": "errors",
     "ConfigurationError": "errors",
     "BudgetExceededError": "errors",
     "APIError": "errors",
@@ -99,6 +104,7 @@ _SUBMODULES = {
     "store",
     "images",
     "results",
+    "scores",
     "request",
     "task",
 }
@@ -146,6 +152,7 @@ if TYPE_CHECKING:
         areference,
         batch,
         build_request,
+        compare,
         default_client,
         edit,
         export,
@@ -153,10 +160,12 @@ if TYPE_CHECKING:
         group,
         history,
         image2image,
+        lineage,
         list_history,
         load,
         prune,
         reference,
+        replay,
         resume,
         spend,
         start,
@@ -170,6 +179,7 @@ if TYPE_CHECKING:
         BadRequestError,
         BudgetExceededError,
         ConfigurationError,
+        ConfirmationRequiredError,
         ConnectionFailedError,
         ImageDownloadError,
         ImageTooLargeError,
@@ -186,6 +196,6 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from .request import GenerationRequest
-    from .results import Result, ResultSet
+    from .results import Result, ResultSet, Sweep
     from .session import Session
     from .task import Task, TaskStatus

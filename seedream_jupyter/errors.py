@@ -2,6 +2,7 @@
 
     SeedreamError
     ├── ValidationError          bad input, raised before any request is sent
+    │   └── ConfirmationRequiredError  a sweep costs more than confirm_above_usd
     ├── ConfigurationError       bad settings (missing key file, bad URL, ...)
     ├── BudgetExceededError      the spend budget would be exceeded
     ├── APIError                 the server answered with an error
@@ -96,6 +97,25 @@ class ValidationError(SeedreamError, ValueError):
         self.value = value
         self.allowed = allowed
         super().__init__(f"{field}={value!r} is not valid: {allowed}")
+
+
+class ConfirmationRequiredError(ValidationError):
+    """A sweep, comparison or batch would cost more than ``confirm_above_usd``; nothing was
+    sent."""
+
+    _hint = (
+        "Pass confirm=True to send it (or raise %config SeedreamMagic.confirm_above_usd); "
+        "nothing was sent."
+    )
+
+    def __init__(self, cost_usd: float, limit_usd: float, images: int) -> None:
+        self.cost_usd, self.limit_usd, self.images = cost_usd, limit_usd, images
+        super().__init__(
+            "confirm",
+            False,
+            f"these {images} image(s) cost up to ${cost_usd:.4f}, more than the "
+            f"${limit_usd:.2f} that needs a confirmation",
+        )
 
 
 class ConfigurationError(SeedreamError):

@@ -75,6 +75,9 @@ SETTINGS: Final[dict[str, Setting]] = {
     "home": Setting(None, "where the history and saved images live", config.ENV_HOME),
     "simulator": Setting(False, "always use the embedded simulator", config.ENV_SIMULATOR),
     "thumbnail_size": Setting(512, "long side in pixels of gallery thumbnails"),
+    "confirm_above_usd": Setting(
+        1.0, "a sweep, comparison or batch estimated above this (USD) needs confirm=True"
+    ),
 }
 
 

@@ -2,7 +2,9 @@
 
 - ``helpers``: ``generate`` / ``image2image`` / ``edit`` / ``reference`` / ``group`` and their
   ``a…`` async twins; ``start`` (a Job in the background).
-- ``many``: ``batch`` and ``sweep``. ``build``: helper arguments to a validated request.
+- ``many``: ``batch``. ``build``: helper arguments to a validated request.
+- ``experiments``: ``sweep``, ``compare`` (planned and priced before sending: ``plan_sweep``).
+- ``origins``: ``replay(path)``, ``lineage``; ``edit`` / ``image2image`` that remember their parent.
 - ``job``: ``Job``, one generation on the private loop; ``state``: ``JobState``.
 - ``finish``: a completed task's images to disk and a Result.
 - ``archive`` and ``recovery``: the history: list, load, resume, spend, export, prune.
@@ -24,23 +26,21 @@ from .archive import (
     spend,
 )
 from .build import UNSET, build_request
+from .experiments import SweepPlan, compare, plan_compare, plan_sweep, sweep
 from .finish import finish
 from .helpers import (
-    aedit,
     agenerate,
     agroup,
-    aimage2image,
     areference,
     default_client,
-    edit,
     generate,
     group,
-    image2image,
     reference,
     start,
 )
 from .job import Job, JobListener
-from .many import batch, sweep
+from .many import batch
+from .origins import aedit, aimage2image, edit, image2image, lineage, replay
 from .recovery import Resumed
 from .state import JobState
 from .waiting import SimulatorWarning
@@ -55,6 +55,7 @@ __all__ = [
     "Resumed",
     "SimulatorWarning",
     "SpendTable",
+    "SweepPlan",
     "aedit",
     "agenerate",
     "agroup",
@@ -62,6 +63,7 @@ __all__ = [
     "areference",
     "batch",
     "build_request",
+    "compare",
     "default_client",
     "edit",
     "export",
@@ -70,10 +72,14 @@ __all__ = [
     "group",
     "history",
     "image2image",
+    "lineage",
     "list_history",
     "load",
+    "plan_compare",
+    "plan_sweep",
     "prune",
     "reference",
+    "replay",
     "resume",
     "spend",
     "start",

@@ -1,29 +1,28 @@
-"""Many generations at once: ``batch`` (bounded concurrency) and ``sweep`` (a cartesian product).
+"""Many generations at once: ``batch`` (bounded concurrency); ``run_all`` is its engine, which
+``sweep`` and ``compare`` (``experiments``) use too.
 
 Every request is validated before the first is sent; failures do not stop the others and are
-kept, one per request, in ``ResultSet.failures``.
+kept, one per request, in ``ResultSet.failures``. Above ``confirm_above_usd`` a billed batch
+needs ``confirm=True`` (``check_cost``).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from .. import _loop
 from ..client import Client
-from ..errors import ValidationError
+from ..errors import ConfirmationRequiredError, ValidationError
 from ..request import GenerationRequest
 from ..results import Result, ResultSet
 from ..session import session
 from .build import (
-    REQUEST_FIELDS,
     UNSET,
     Unset,
     as_request,
-    build_request,
     check_concurrency,
     resolve_cache,
     resolve_timeout,
@@ -45,38 +44,47 @@ def _unique(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def batch(
-    requests: Iterable[RequestLike],
+def check_cost(
+    requests: Sequence[GenerationRequest], *, confirm: bool, client: Client | None
+) -> float:
+    """The estimated total; above ``confirm_above_usd`` a billed run needs ``confirm=True``.
+
+    Simulated runs are free and never need it; a client whose server has not answered yet
+    counts as billed.
+    """
+    total = round(sum(r.estimate_cost() for r in requests), 6)
+    limit = session().get("confirm_above_usd")
+    simulated = client.simulated if client is not None else session().target().simulated
+    if not confirm and not simulated and limit is not None and total > float(limit):
+        images = sum(r.output_count for r in requests)
+        raise ConfirmationRequiredError(total, float(limit), images)
+    return total
+
+
+def run_all(
+    prepared: Sequence[GenerationRequest],
     *,
     concurrency: int = 4,
-    timeout: float | Unset | None = UNSET,
+    timeout: float | None = None,
     client: Client | None = None,
-    cache: bool | Unset = UNSET,
-    labels: Sequence[str] | None = None,
+    cache: bool = True,
     on_job: JobListener | None = None,
-) -> ResultSet:
-    """Run many requests with at most ``concurrency`` in flight; all validated before any is sent.
-
-    Failures do not stop the others: they are listed in ``ResultSet.failures``.
-    """
-    check_concurrency(concurrency)
-    seconds, use_cache = resolve_timeout(timeout), resolve_cache(cache)
-    prepared = [as_request(item) for item in requests]
-    if labels is not None and len(labels) != len(prepared):
-        raise ValidationError(
-            "labels", f"{len(labels)} labels", f"give one label per request ({len(prepared)})"
-        )
-    names = _unique(list(labels) if labels is not None else [r.prompt[:40] for r in prepared])
+    title: str | None = None,
+    show_progress: bool = True,
+) -> tuple[dict[int, Result | BaseException], bool]:
+    """Run validated requests with at most ``concurrency`` in flight: the outcome of each, by
+    position, and whether a progress view showed them (it then said SIMULATED already).
+    An interrupt cancels (or detaches) the jobs in flight and propagates."""
     _loop.refuse_in_loop_thread("sj.batch / sj.sweep")
     pending = list(enumerate(prepared))
     running: dict[concurrent.futures.Future[Result], tuple[int, Job]] = {}
     outcomes: dict[int, Result | BaseException] = {}
-    view = session().progress(f"batch of {len(prepared)}")
+    view = session().progress(title or f"batch of {len(prepared)}") if show_progress else None
     try:
         while pending or running:
             while pending and len(running) < concurrency:
                 index, request = pending.pop(0)
-                job = start(request, client=client, timeout=seconds, cache=use_cache)
+                job = start(request, client=client, timeout=timeout, cache=cache)
                 if view is not None:
                     view.add(job)
                 if on_job is not None:
@@ -92,63 +100,58 @@ def batch(
         raise
     finally:
         refresh(view, final=True)
+    return outcomes, view is not None
+
+
+def warn_failures(failures: Mapping[str, BaseException], total: int) -> None:
+    if failures:
+        listing = "; ".join(f"{k}: {v}" for k, v in failures.items())
+        warnings.warn(
+            f"{len(failures)} of {total} failed: {listing}",
+            stacklevel=user_stacklevel(),
+        )
+
+
+def batch(
+    requests: Iterable[RequestLike],
+    *,
+    concurrency: int = 4,
+    timeout: float | Unset | None = UNSET,
+    client: Client | None = None,
+    cache: bool | Unset = UNSET,
+    labels: Sequence[str] | None = None,
+    on_job: JobListener | None = None,
+    confirm: bool = False,
+) -> ResultSet:
+    """Run many requests with at most ``concurrency`` in flight; all validated before any is sent.
+
+    Failures do not stop the others: they are listed in ``ResultSet.failures``. A billed
+    batch estimated above ``confirm_above_usd`` (default $1) needs ``confirm=True``.
+    """
+    check_concurrency(concurrency)
+    seconds, use_cache = resolve_timeout(timeout), resolve_cache(cache)
+    prepared = [as_request(item) for item in requests]
+    if labels is not None and len(labels) != len(prepared):
+        raise ValidationError(
+            "labels", f"{len(labels)} labels", f"give one label per request ({len(prepared)})"
+        )
+    names = _unique(list(labels) if labels is not None else [r.prompt[:40] for r in prepared])
+    check_cost(prepared, confirm=confirm, client=client)
+    outcomes, shown = run_all(
+        prepared,
+        concurrency=concurrency,
+        timeout=seconds,
+        client=client,
+        cache=use_cache,
+        on_job=on_job,
+    )
     done = [i for i in range(len(prepared)) if isinstance(outcomes.get(i), Result)]
     results: list[Result] = [outcome for i in done if isinstance(outcome := outcomes[i], Result)]
     result_set = ResultSet(results, [names[i] for i in done])
     result_set.failures = {
         names[i]: error for i, error in sorted(outcomes.items()) if not isinstance(error, Result)
     }
-    if result_set.failures:
-        listing = "; ".join(f"{k}: {v}" for k, v in result_set.failures.items())
-        warnings.warn(
-            f"{len(result_set.failures)} of {len(prepared)} failed: {listing}",
-            stacklevel=user_stacklevel(),
-        )
-    say_if_simulated(result_set, view)
+    warn_failures(result_set.failures, len(prepared))
+    if not shown:
+        say_if_simulated(result_set, None)
     return result_set
-
-
-def sweep(prompt_template: str, *, concurrency: int = 4, **axes: Any) -> ResultSet:
-    """The cartesian product over the given axes, as a labelled comparison set.
-
-    Axes named like request fields (model, seed, aspect_ratio, ...) set parameters;
-    any other name fills ``{name}`` in the template. Non-list values are fixed, and so is
-    ``images`` (one set of reference images for every combination).
-
-    >>> s = sweep("a {animal}, {style} style", animal=["fox", "owl"], style=["ink", "oil"], seed=7)
-    >>> s.grid(columns=2)
-    """
-    options = {k: axes.pop(k) for k in ("timeout", "client", "cache") if k in axes}
-    # A list of images is one set of references; a list of lists sweeps over sets.
-    varying = {
-        k: v
-        for k, v in axes.items()
-        if isinstance(v, (list, tuple, range))
-        and (k != "images" or (v and all(isinstance(i, (list, tuple)) for i in v)))
-    }
-    fixed = {k: v for k, v in axes.items() if k not in varying}
-    requests: list[GenerationRequest] = []
-    labels: list[str] = []
-    for combo in itertools.product(*varying.values()) if varying else [()]:
-        values = {**fixed, **dict(zip(varying, combo))}
-        template_vars = {
-            k: v
-            for k, v in values.items()
-            if k not in REQUEST_FIELDS and k not in ("images", "group_size")
-        }
-        params = {k: v for k, v in values.items() if k not in template_vars}
-        try:
-            prompt = prompt_template.format(**template_vars)
-        except KeyError as exc:
-            raise ValidationError(
-                "prompt_template", prompt_template, f"no value for {{{exc.args[0]}}}"
-            ) from None
-        except (IndexError, ValueError) as exc:
-            raise ValidationError(
-                "prompt_template",
-                prompt_template,
-                f"{exc}; name every field ({{style}}) and write {{{{ }}}} for literal braces",
-            ) from None
-        requests.append(build_request(prompt, **params))
-        labels.append(", ".join(f"{k}={v}" for k, v in zip(varying, combo)) or prompt[:40])
-    return batch(requests, concurrency=concurrency, labels=labels, **options)

@@ -2,7 +2,7 @@
 
 Layout of the home directory::
 
-    history.sqlite3            tasks, their images and their input images (WAL mode)
+    history.sqlite3            tasks, their images and their input images, ratings and tags (WAL)
     images/ab/abcd….jpg        result images, named by the sha256 of their final bytes
     inputs/12/1234….png        reference images sent as data: URIs, stored once each
 
@@ -25,6 +25,7 @@ restores them.
 from __future__ import annotations
 
 from .prune import StorePrune
+from .ratings import StoreRatings, check_stars, check_tags
 from .reads import StoreReads
 from .records import ImageRecord, PruneReport, SpendRow, TaskRecord, server_of
 from .schema import (
@@ -55,10 +56,12 @@ __all__ = [
     "SpendRow",
     "Store",
     "TaskRecord",
+    "check_stars",
+    "check_tags",
     "server_of",
 ]
 
 
-class Store(StoreWrites, StoreReads, StorePrune):
+class Store(StoreRatings, StoreWrites, StoreReads, StorePrune):
     """History of tasks and their images under one home directory; safe across threads and
     processes. One per home directory and process: ``Session.store()`` hands them out."""

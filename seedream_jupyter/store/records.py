@@ -62,6 +62,10 @@ class TaskRecord:
     completed_at: float | None
     images: tuple[ImageRecord, ...] = ()
     home: Path = field(default=Path(), repr=False, compare=False)
+    # from the ratings and tags tables (issue 14): image index -> stars / tags
+    ratings: Mapping[int, int] = field(default_factory=dict)
+    tags: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    parent_task_id: str | None = None  # the task whose image this one was made from
 
     @cached_property
     def request(self) -> GenerationRequest:

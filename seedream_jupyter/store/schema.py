@@ -14,7 +14,7 @@ from ..task import TaskStatus
 DB_NAME: Final = "history.sqlite3"
 IMAGES_DIR: Final = "images"
 INPUTS_DIR: Final = "inputs"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 3
 BUSY_TIMEOUT_SECONDS: Final = 10.0
 INPUT_SCHEME: Final = "seedream-input:"
 LOST: Final = "lost"  # the server no longer knows the task (HTTP 404 on resume)
@@ -73,6 +73,28 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
         PRIMARY KEY (task_id, idx)
     ) WITHOUT ROWID;
     CREATE INDEX inputs_path ON inputs(path);
+    """,
+    # version 2: write-ahead intents (issue 12); its real statements replace this entry at merge
+    "",
+    # version 3: ratings and tags per image, and where an edit's input came from
+    """
+    ALTER TABLE tasks ADD COLUMN parent_task_id TEXT;  -- the task whose image this one edited
+    CREATE INDEX tasks_parent ON tasks(parent_task_id);
+    CREATE TABLE ratings (
+        task_id    TEXT NOT NULL REFERENCES tasks(task_id) ON DELETE CASCADE,
+        idx        INTEGER NOT NULL,
+        stars      INTEGER CHECK (stars BETWEEN 1 AND 5),
+        rated_at   REAL NOT NULL,
+        PRIMARY KEY (task_id, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE tags (
+        task_id   TEXT NOT NULL REFERENCES tasks(task_id) ON DELETE CASCADE,
+        idx       INTEGER NOT NULL,
+        tag       TEXT NOT NULL,
+        tagged_at REAL NOT NULL,
+        PRIMARY KEY (task_id, idx, tag)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_tag ON tags(tag);
     """,
 )
 

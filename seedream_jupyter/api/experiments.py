@@ -1,0 +1,409 @@
+"""Experiments: ``sweep`` (a cartesian product), ``compare`` (one prompt on several models),
+``replay`` (an image file's request, sent again).
+
+Everything is planned before anything is sent (``plan_sweep`` / ``plan_compare`` give a
+``SweepPlan``): every combination is validated; the ones a model cannot do are listed and
+refused, or skipped with ``skip_invalid=True``; the total estimate is shown; above
+``confirm_above_usd`` (default $1, ``%config SeedreamMagic.confirm_above_usd``) a billed run
+needs ``confirm=True``. ``SweepPlan.run()`` then sends them with bounded concurrency.
+
+    s = sj.sweep("a {animal} in {style} style", animal=["fox", "owl"], style=["ink", "oil"],
+                 seed=7)
+    s.grid(rows="animal", cols="style")
+    c = sj.compare("a lighthouse", models=["4.0", "4.5", "5.0-lite"], resolution="4K")
+"""
+
+from __future__ import annotations
+
+import itertools
+import string
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .. import _loop, catalog
+from ..client import Client
+from ..errors import ValidationError
+from ..request import GenerationRequest, resolve_model
+from ..results import Combination, Result, Sweep, connect
+from ..session import session
+from .build import (
+    REQUEST_FIELDS,
+    UNSET,
+    Unset,
+    build_request,
+    check_concurrency,
+    resolve_cache,
+    resolve_timeout,
+)
+from .helpers import start
+from .job import JobListener
+from .many import check_cost, run_all, warn_failures
+from .waiting import refresh, say_if_simulated, wait_first
+
+Axes = str | Sequence[str] | None
+Adjust = Callable[[dict[str, Any]], tuple[dict[str, Any], tuple[str, ...]]]
+OPTIONS: Final = ("timeout", "client", "cache")
+# not request fields, but build_request takes them
+_BUILD_ONLY: Final = frozenset({"images", "group_size"})
+
+
+def _template_fields(template: str) -> list[str]:
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValidationError(
+            "template", template, f"{exc}; write {{{{ }}}} for literal braces"
+        ) from None
+    names = []
+    for _literal, name, _spec, _conversion in parsed:
+        if name is None:
+            continue
+        head = name.split(".")[0].split("[")[0]
+        if not head or head.isdigit():
+            raise ValidationError(
+                "template",
+                template,
+                "name every field ({style}) and write {{ }} for literal braces",
+            )
+        names.append(head)
+    return names
+
+
+def _is_axis(name: str, value: object) -> bool:
+    """A list is an axis; a list of images is one set of references (a list of lists sweeps)."""
+    if not isinstance(value, (list, tuple, range)):
+        return False
+    if name == "images":
+        return bool(value) and all(isinstance(i, (list, tuple)) for i in value)
+    return True
+
+
+@dataclass
+class SweepPlan:
+    """What a sweep will send, checked and priced; ``run()`` sends it."""
+
+    template: str
+    axes: dict[str, list[Any]]
+    combinations: list[Combination]
+    rows: Axes = None
+    cols: Axes = None
+    kind: str = "sweep"
+    concurrency: int = 4
+    timeout: float | None = None
+    client: Client | None = None
+    cache: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def requests(self) -> list[GenerationRequest]:
+        return [c.request for c in self.combinations if c.request is not None]
+
+    @property
+    def estimate_usd(self) -> float:
+        return round(sum(r.estimate_cost() for r in self.requests), 6)
+
+    @property
+    def images(self) -> int:
+        return sum(r.output_count for r in self.requests)
+
+    @property
+    def simulated(self) -> bool:
+        return self.client.simulated if self.client is not None else session().target().simulated
+
+    @property
+    def needs_confirmation(self) -> bool:
+        limit = session().get("confirm_above_usd")
+        return not self.simulated and limit is not None and self.estimate_usd > float(limit)
+
+    def describe(self) -> str:
+        """One line: how many requests and images, and what they cost (said before sending)."""
+        skipped = [c for c in self.combinations if c.skipped]
+        kind = "compare" if self.kind == "compare" else "sweep"
+        text = (
+            f"{kind}: {len(self.requests)} request(s), up to {self.images} image(s), "
+            f"≈ ${self.estimate_usd:.4f}"
+        )
+        if self.simulated:
+            text += " if billed (simulator: no cost)"
+        if skipped:
+            text += f"; {len(skipped)} skipped: " + "; ".join(
+                f"{c.label}: {c.skipped}" for c in skipped
+            )
+        notes = list(dict.fromkeys(n for c in self.combinations for n in c.notes))
+        if notes:
+            text += "; " + "; ".join(notes)
+        return text
+
+    def run(
+        self,
+        *,
+        confirm: bool = False,
+        on_job: JobListener | None = None,
+        show_progress: bool = True,
+        announce: bool = True,
+    ) -> Sweep:
+        """Check the cost, say it, send every request, and return the Sweep."""
+        requests = self.requests
+        check_cost(requests, confirm=confirm, client=self.client)
+        if announce:
+            session().notice(self.describe())
+        positions = [i for i, c in enumerate(self.combinations) if c.request is not None]
+        outcomes, shown = run_all(
+            requests,
+            concurrency=self.concurrency,
+            timeout=self.timeout,
+            client=self.client,
+            cache=self.cache,
+            on_job=on_job,
+            title=f"{self.kind} of {len(requests)}",
+            show_progress=show_progress,
+        )
+        by_combination = {positions[i]: outcome for i, outcome in outcomes.items()}
+        result = Sweep(
+            self.template,
+            self.axes,
+            self.combinations,
+            by_combination,
+            rows=self.rows,
+            cols=self.cols,
+            kind=self.kind,
+        )
+        warn_failures(result.failures, len(requests))
+        if not shown:
+            say_if_simulated(result, None)
+        return result
+
+
+def plan_sweep(
+    template: str,
+    *,
+    rows: Axes = None,
+    cols: Axes = None,
+    concurrency: int = 4,
+    skip_invalid: bool = False,
+    adjust: Adjust | None = None,
+    kind: str = "sweep",
+    **axes: Any,
+) -> SweepPlan:
+    """Every combination of the list-valued ``axes``, validated (see ``sweep``); nothing sent."""
+    check_concurrency(concurrency)
+    options = {k: axes.pop(k) for k in OPTIONS if k in axes}
+    fields = _template_fields(template)
+    for name in axes:
+        if name not in REQUEST_FIELDS and name not in _BUILD_ONLY and name not in fields:
+            raise ValidationError(
+                name,
+                axes[name],
+                f"neither a request field nor a {{{name}}} in the template; add {{{name}}} "
+                f"to the template or use one of {', '.join(sorted(REQUEST_FIELDS))}",
+            )
+    missing = [f for f in fields if f not in axes]
+    if missing:
+        raise ValidationError("template", template, f"no value for {{{missing[0]}}}")
+    varying = {k: list(v) for k, v in axes.items() if _is_axis(k, v)}
+    for name, listed in varying.items():
+        if not listed:
+            raise ValidationError(name, listed, "an axis needs at least one value")
+    fixed = {k: v for k, v in axes.items() if k not in varying}
+    combinations: list[Combination] = []
+    invalid: list[str] = []
+    indices = itertools.product(*(range(len(v)) for v in varying.values()))
+    for position in indices if varying else [()]:
+        values = {name: varying[name][i] for name, i in zip(varying, position)}
+        merged = {**fixed, **values}
+        words = {k: v for k, v in merged.items() if k in fields}
+        params = {k: v for k, v in merged.items() if k not in fields}
+        prompt = template.format(**words)
+        label = ", ".join(f"{k}={_short(v)}" for k, v in values.items()) or prompt[:40]
+        notes: tuple[str, ...] = ()
+        skipped: str | None = None
+        request: GenerationRequest | None = None
+        try:
+            if adjust is not None:
+                params, notes = adjust(params)
+            request = build_request(prompt, **params)
+        except ValidationError as exc:
+            reason = f"{exc.field}={exc.value!r}: {exc.allowed}"
+            invalid.append(f"{label}: {reason}")
+            skipped = reason
+        where = dict(zip(varying, position))
+        combinations.append(Combination(values, where, label, request, skipped, notes))
+    if invalid and (not skip_invalid or len(invalid) == len(combinations)):
+        listing = "; ".join(invalid[:10]) + (
+            f"; … {len(invalid) - 10} more" if len(invalid) > 10 else ""
+        )
+        fix = "" if skip_invalid else "; pass skip_invalid=True to skip them"
+        raise ValidationError(
+            "combinations", f"{len(invalid)} of {len(combinations)}", f"{listing}{fix}"
+        )
+    return SweepPlan(
+        template=template,
+        axes=varying,
+        combinations=combinations,
+        rows=rows,
+        cols=cols,
+        kind=kind,
+        concurrency=concurrency,
+        timeout=resolve_timeout(options.get("timeout", UNSET)),
+        client=options.get("client"),
+        cache=resolve_cache(options.get("cache", UNSET)),
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return f"[{len(value)} images]"
+    return str(value)
+
+
+def sweep(
+    template: str,
+    *,
+    rows: Axes = None,
+    cols: Axes = None,
+    concurrency: int = 4,
+    skip_invalid: bool = False,
+    confirm: bool = False,
+    **axes: Any,
+) -> Sweep:
+    """The cartesian product of the list-valued ``axes``, as a labelled comparison set.
+
+    Axes named like request fields (model, seed, aspect_ratio, resolution, n, ...) set
+    parameters; any other name fills ``{name}`` in the template. Non-list values are fixed,
+    and so is ``images`` (one set of references for every combination; a list of lists
+    sweeps over sets). ``rows`` / ``cols`` name the axes of ``grid()``'s rows and columns.
+    Also ``timeout``, ``client`` and ``cache`` as for ``generate``.
+
+    >>> s = sweep("a {animal}, {style} style", animal=["fox", "owl"], style=["ink", "oil"])
+    >>> s.grid(rows="animal", cols="style")
+    """
+    plan = plan_sweep(
+        template,
+        rows=rows,
+        cols=cols,
+        concurrency=concurrency,
+        skip_invalid=skip_invalid,
+        **axes,
+    )
+    return plan.run(confirm=confirm)
+
+
+# -- compare --------------------------------------------------------------------------------
+def _megapixels(spec: catalog.ModelSpec, resolution: str, ratio: str) -> float:
+    width, height = spec.pixel_size(resolution, ratio)
+    return width * height / 1e6
+
+
+def fit_to_model(params: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``params`` with what its model lacks replaced by the nearest it has, and notes saying so:
+    a resolution by pixel count, an aspect ratio by shape, an output format by jpeg."""
+    spec = resolve_model(session().get("model", params.get("model")))
+    out, notes = dict(params), []
+    ratio = str(session().get("aspect_ratio", params.get("aspect_ratio"))).lower()
+    if ratio not in spec.aspect_ratios:
+        a, b = (int(x) for x in ratio.split(":")) if ":" in ratio else (1, 1)
+        nearest = catalog.nearest_ratio(a, b, spec.aspect_ratios)
+        notes.append(f"{spec.id} has no {ratio}: {nearest} instead")
+        out["aspect_ratio"] = ratio = nearest
+    shape = ratio if ratio in spec.aspect_ratios and ratio != catalog.AUTO_RATIO else "1:1"
+    resolution = str(session().get("resolution", params.get("resolution"))).upper()
+    if resolution not in spec.resolutions:
+        wanted = next(
+            (
+                _megapixels(m, resolution, "1:1")
+                for m in catalog.MODELS.values()
+                if resolution in m.resolutions
+            ),
+            None,
+        )
+        if wanted is not None:  # an unknown resolution is left for validation to name
+            nearest = min(spec.resolutions, key=lambda r: abs(_megapixels(spec, r, shape) - wanted))
+            notes.append(f"{spec.id} has no {resolution}: {nearest} instead")
+            out["resolution"] = nearest
+    fmt = params.get("output_format")
+    if fmt is not None and str(fmt).lower() not in spec.output_formats:
+        notes.append(f"{spec.id} has no {fmt} output: {spec.output_formats[0]} instead")
+        out["output_format"] = spec.output_formats[0]
+    return out, tuple(notes)
+
+
+def plan_compare(
+    prompt: str,
+    models: Sequence[str] | None = None,
+    *,
+    concurrency: int = 4,
+    skip_invalid: bool = False,
+    **kw: Any,
+) -> SweepPlan:
+    """``compare``'s plan: the request on each model, fitted to what each offers."""
+    chosen = list(models) if models is not None else list(catalog.MODEL_IDS)
+    if not chosen or isinstance(models, str):
+        raise ValidationError("models", models, "a list of model ids or aliases")
+    ids = [resolve_model(m).id for m in chosen]
+    if len(set(ids)) != len(ids):
+        raise ValidationError("models", chosen, "each model once")
+    if "model" in kw:
+        raise ValidationError("model", kw["model"], "compare takes models=[...], not model=")
+    template = prompt.replace("{", "{{").replace("}", "}}")
+    return plan_sweep(
+        template,
+        cols="model",
+        concurrency=concurrency,
+        skip_invalid=skip_invalid,
+        adjust=fit_to_model,
+        kind="compare",
+        model=ids,
+        **kw,
+    )
+
+
+def compare(
+    prompt: str,
+    models: Sequence[str] | None = None,
+    *,
+    concurrency: int = 4,
+    skip_invalid: bool = False,
+    confirm: bool = False,
+    **kw: Any,
+) -> Sweep:
+    """The same request on each model (default: every model), side by side: a Sweep with the
+    axis ``model``. What a model lacks maps to its nearest (a resolution by pixel count, a
+    ratio by shape) and the notes say so; an action a model cannot do is refused, or skipped
+    with ``skip_invalid=True``. ``grid()`` shows each model's time and cost."""
+    plan = plan_compare(prompt, models, concurrency=concurrency, skip_invalid=skip_invalid, **kw)
+    return plan.run(confirm=confirm)
+
+
+# -- replay -----------------------------------------------------------------------------------
+def run_request(
+    request: GenerationRequest,
+    *,
+    cache: bool,
+    client: Client | None = None,
+    timeout: float | Unset | None = UNSET,
+) -> Result:
+    """Send one validated request, showing progress while it waits (as ``generate`` does)."""
+    _loop.refuse_in_loop_thread("replay")
+    job = start(request, client=client, timeout=timeout, cache=cache)
+    view = session().progress(request.prompt)
+    if view is not None:
+        view.add(job)
+    try:
+        wait_first([job.future], view)
+        result = job.wait()
+    except KeyboardInterrupt:
+        job.cancel()
+        raise
+    finally:
+        refresh(view, final=True)
+    say_if_simulated(result, view)
+    return result
+
+
+def _replay(result: Result, request: GenerationRequest, cache: bool) -> Result:
+    return run_request(request, cache=cache)
+
+
+# A Result rates into the session's history and replays through the helpers.
+connect(store=lambda: session().store(), replay=_replay)

@@ -1,0 +1,161 @@
+"""Where an image came from, and making it again.
+
+- ``replay(path, **changes)``: the request behind an image file (its embedded provenance, or
+  the history's full record of its task), sent again.
+- ``edit`` / ``image2image`` (and their ``a…`` twins): the helpers, plus memory: when the
+  input is a Result, one of its images, or a file this package saved, the new Result's
+  ``parent_task_id`` names the task it came from, and the history keeps it.
+- ``lineage(task)``: the chain of tasks that led to one, oldest first (a ``HistoryList``).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .. import catalog
+from ..errors import ValidationError
+from ..request import GenerationRequest
+from ..results import INFO_TASK_ID, Result
+from ..session import session
+from ..store import provenance
+from ..task import Task, TaskStatus
+from . import helpers
+from .archive import HistoryList, HistoryRecord
+from .experiments import run_request
+
+logger = logging.getLogger("seedream_jupyter")
+F = TypeVar("F", bound=Callable[..., Any])
+_NEEDS_REFERENCES = ("edit", "image2image", "reference")
+
+
+def _read_file(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ValidationError("path", str(path), "no such file")
+    meta = provenance.read(file.read_bytes())
+    if meta is None:
+        raise ValidationError(
+            "path",
+            str(path),
+            "the file carries no seedream-jupyter provenance (only images this package saved "
+            "do; a re-encoded copy loses it)",
+        )
+    return file, meta
+
+
+def request_of(meta: dict[str, Any]) -> GenerationRequest:
+    """The request an image was made from: the history's full record of its task when this
+    machine has it (reference images included), else the fields embedded in the file."""
+    task_id = meta.get("task_id")
+    if isinstance(task_id, str):
+        record = session().store().get(task_id)
+        if record is not None and record.payload:
+            return record.request
+    action = str(meta.get("action") or catalog.DEFAULT_ACTION)
+    if action in _NEEDS_REFERENCES:
+        raise ValidationError(
+            "path",
+            task_id,
+            f"a {action!r} image: its reference images are not in the file and its task is "
+            "not in this history (SEEDREAM_HOME), so it cannot be replayed from here",
+        )
+    if meta.get("prompt_truncated"):
+        raise ValidationError("path", task_id, "the embedded prompt was cut; it cannot be replayed")
+    fields = ("prompt", "model", "seed", "aspect_ratio", "resolution")
+    values = {k: meta[k] for k in fields if meta.get(k) is not None}
+    return GenerationRequest(action=action, **values)
+
+
+def replay(path: str | os.PathLike[str], **changes: Any) -> Result:
+    """Make the image at ``path`` again from its embedded provenance (``changes`` as for
+    ``Result.replay``: the history answers only a fixed seed with nothing changed)."""
+    file, meta = _read_file(path)
+    request = request_of(meta)
+    original = Result(
+        Task(str(meta.get("task_id") or "unknown"), TaskStatus.COMPLETED, 100),
+        request,
+        paths=[file],
+        simulated=bool(meta.get("simulated")),
+    )
+    if not changes:
+        return run_request(request, cache=True)
+    return original.replay(**changes)
+
+
+# -- parents ----------------------------------------------------------------------------------
+def parent_of(image: object) -> str | None:
+    """The task an input image came from, when it says: a Result, an image a Result handed
+    out, or a file (path or bytes) with embedded provenance."""
+    if isinstance(image, Result):
+        return image.task_id
+    if isinstance(image, (list, tuple)):
+        return next((p for item in image if (p := parent_of(item)) is not None), None)
+    info = getattr(image, "info", None)
+    if isinstance(info, dict) and isinstance(info.get(INFO_TASK_ID), str):
+        return str(info[INFO_TASK_ID])
+    data: bytes | None = None
+    if isinstance(image, (bytes, bytearray)):
+        data = bytes(image)
+    elif isinstance(image, (str, os.PathLike)) and not str(image).startswith(("http", "data:")):
+        file = Path(image).expanduser()
+        data = file.read_bytes() if file.is_file() else None
+    meta = provenance.read(data) if data else None
+    found = meta.get("task_id") if meta else None
+    return found if isinstance(found, str) else None
+
+
+def _inputs(image: object) -> object:
+    """A Result as input means its images."""
+    if isinstance(image, Result):
+        return image.images
+    if isinstance(image, (list, tuple)):
+        flat: list[object] = []
+        for item in image:
+            flat.extend(item.images if isinstance(item, Result) else [item])
+        return flat
+    return image
+
+
+def remember_parent(result: Result, parent: str | None) -> Result:
+    if parent is None or parent == result.task_id:
+        return result
+    result.parent_task_id = parent
+    try:
+        session().store().set_parent(result.task_id, parent)
+    except Exception:  # the history must never cost a generation
+        logger.warning("history: could not record the parent of %s", result.task_id)
+    return result
+
+
+def _with_parent(helper: F) -> F:
+    @functools.wraps(helper)
+    def run(image: object, prompt: str, **kw: Any) -> Result:
+        return remember_parent(helper(_inputs(image), prompt, **kw), parent_of(image))
+
+    return run  # type: ignore[return-value]
+
+
+def _with_parent_async(helper: F) -> F:
+    @functools.wraps(helper)
+    async def run(image: object, prompt: str, **kw: Any) -> Result:
+        return remember_parent(await helper(_inputs(image), prompt, **kw), parent_of(image))
+
+    return run  # type: ignore[return-value]
+
+
+edit = _with_parent(helpers.edit)
+image2image = _with_parent(helpers.image2image)
+aedit = _with_parent_async(helpers.aedit)
+aimage2image = _with_parent_async(helpers.aimage2image)
+
+
+def lineage(task: str | Result) -> HistoryList:
+    """The tasks that led to ``task`` (a task id or a Result), oldest first, itself last."""
+    task_id = task.task_id if isinstance(task, Result) else task
+    records = session().store().lineage(task_id)
+    return HistoryList(HistoryRecord.of(record) for record in records)
