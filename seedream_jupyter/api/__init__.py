@@ -26,7 +26,7 @@ from .archive import (
     spend,
 )
 from .build import UNSET, build_request
-from .experiments import SweepPlan, compare, plan_compare, plan_sweep, sweep
+from .experiments import SweepPlan, compare, parse_axes, plan_compare, plan_sweep, sweep
 from .finish import finish
 from .helpers import (
     agenerate,
@@ -75,6 +75,7 @@ __all__ = [
     "lineage",
     "list_history",
     "load",
+    "parse_axes",
     "plan_compare",
     "plan_sweep",
     "prune",

@@ -16,6 +16,7 @@ needs ``confirm=True``. ``SweepPlan.run()`` then sends them with bounded concurr
 from __future__ import annotations
 
 import itertools
+import logging
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from ..client import Client
 from ..errors import ValidationError
 from ..request import GenerationRequest, resolve_model
 from ..results import Combination, Result, Sweep, connect
-from ..session import session
+from ..session import ProgressView, session
 from .build import (
     REQUEST_FIELDS,
     UNSET,
@@ -41,6 +42,7 @@ from .job import JobListener
 from .many import check_cost, run_all, warn_failures
 from .waiting import refresh, say_if_simulated, wait_first
 
+logger = logging.getLogger("seedream_jupyter")
 Axes = str | Sequence[str] | None
 Adjust = Callable[[dict[str, Any]], tuple[dict[str, Any], tuple[str, ...]]]
 OPTIONS: Final = ("timeout", "client", "cache")
@@ -149,6 +151,7 @@ class SweepPlan:
         if announce:
             session().notice(self.describe())
         positions = [i for i, c in enumerate(self.combinations) if c.request is not None]
+        view = self._live_view() if show_progress else None
         outcomes, shown = run_all(
             requests,
             concurrency=self.concurrency,
@@ -158,6 +161,7 @@ class SweepPlan:
             on_job=on_job,
             title=f"{self.kind} of {len(requests)}",
             show_progress=show_progress,
+            view=view,
         )
         by_combination = {positions[i]: outcome for i, outcome in outcomes.items()}
         result = Sweep(
@@ -172,7 +176,25 @@ class SweepPlan:
         warn_failures(result.failures, len(requests))
         if not shown:
             say_if_simulated(result, None)
+        finish = getattr(view, "finish", None)
+        if callable(finish):
+            try:
+                finish(result)  # the live grid becomes the labelled sheet
+            except Exception:
+                logger.exception("the sweep's grid view failed")
         return result
+
+    def _live_view(self) -> ProgressView | None:
+        """The front-end's live grid for a sweep, if it has one (a notebook does)."""
+        maker = getattr(session().frontend(), "sweep_progress", None)
+        if not callable(maker):
+            return None
+        try:
+            view: ProgressView | None = maker(self)
+        except Exception:
+            logger.exception("the sweep's grid view failed to start")
+            return None
+        return view
 
 
 def plan_sweep(
@@ -287,6 +309,39 @@ def sweep(
         **axes,
     )
     return plan.run(confirm=confirm)
+
+
+_INT_FIELDS: Final = frozenset({"seed", "n", "max_images", "group_size"})
+
+
+def parse_axes(specs: str | Sequence[str]) -> dict[str, list[Any]]:
+    """``["style=ink,oil", "seed=1,2"]`` (or one text of them split by ``;`` or lines) as
+    ``{"style": ["ink", "oil"], "seed": [1, 2]}``; whole numbers for seed, n, max_images."""
+    items = [
+        part
+        for text in ([specs] if isinstance(specs, str) else specs)
+        for part in text.replace("\n", ";").split(";")
+    ]
+    axes: dict[str, list[Any]] = {}
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        name, sep, listed = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise ValidationError("vary", item, "write NAME=V1,V2 (e.g. style=ink,watercolor)")
+        if name in axes:
+            raise ValidationError("vary", name, "name each axis once")
+        values: list[Any] = [v.strip() for v in listed.split(",")]
+        if not all(values):
+            raise ValidationError("vary", item, "give values separated by commas, none empty")
+        if name in _INT_FIELDS:
+            try:
+                values = [int(v) for v in values]
+            except ValueError:
+                raise ValidationError(name, listed, "whole numbers, separated by commas") from None
+        axes[name] = values
+    return axes
 
 
 # -- compare --------------------------------------------------------------------------------

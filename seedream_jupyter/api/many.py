@@ -18,7 +18,7 @@ from ..client import Client
 from ..errors import ConfirmationRequiredError, ValidationError
 from ..request import GenerationRequest
 from ..results import Result, ResultSet
-from ..session import session
+from ..session import ProgressView, session
 from .build import (
     UNSET,
     Unset,
@@ -71,6 +71,7 @@ def run_all(
     on_job: JobListener | None = None,
     title: str | None = None,
     show_progress: bool = True,
+    view: ProgressView | None = None,
 ) -> tuple[dict[int, Result | BaseException], bool]:
     """Run validated requests with at most ``concurrency`` in flight: the outcome of each, by
     position, and whether a progress view showed them (it then said SIMULATED already).
@@ -79,7 +80,8 @@ def run_all(
     pending = list(enumerate(prepared))
     running: dict[concurrent.futures.Future[Result], tuple[int, Job]] = {}
     outcomes: dict[int, Result | BaseException] = {}
-    view = session().progress(title or f"batch of {len(prepared)}") if show_progress else None
+    if view is None and show_progress:
+        view = session().progress(title or f"batch of {len(prepared)}")
     try:
         while pending or running:
             while pending and len(running) < concurrency:

@@ -42,6 +42,12 @@ class NotebookFrontend:
 
         return NotebookProgress(title)
 
+    def sweep_progress(self, plan: Any) -> ProgressView | None:
+        """A sweep's live grid (``display.grid``), filled in as images arrive."""
+        from .grid import LiveGrid
+
+        return LiveGrid(plan)
+
     def notice(self, text: str) -> None:
         from IPython.display import HTML, display
 

@@ -33,7 +33,7 @@ def _bundle(
     rows = list(zip(lines, snaps))
     if len(jobs) > 1:
         done = sum(snap.done for snap in snaps)
-        failed = sum(snap.done and snap.error is not None for snap in snaps)
+        failed = sum(snap.failed for snap in snaps)
         head = f"{title}: {done} of {len(jobs)} done"
         head += f", {failed} failed" if failed else ""
         head += f" · {static.format_elapsed(time.time() - started)}"

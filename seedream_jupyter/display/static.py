@@ -128,6 +128,11 @@ class Snapshot:
     from_cache: bool
     simulated: bool
 
+    @property
+    def failed(self) -> bool:
+        """Ended with an error (``error`` is "" when there is none, never None: count this)."""
+        return self.done and bool(self.error)
+
 
 def hint_for(error: BaseException | None) -> str:
     """What to do about an error, in one sentence: the exception's own ``hint``."""

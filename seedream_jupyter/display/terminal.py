@@ -124,7 +124,7 @@ class TerminalProgress:
         if len(self.jobs) == 1:
             return job_line(self.jobs[0], snaps[0])
         done = sum(snap.done for snap in snaps)
-        failed = sum(snap.done and bool(snap.error) for snap in snaps)
+        failed = sum(snap.failed for snap in snaps)
         head = f"{self.title}: {done} of {len(self.jobs)} done"
         head += f", {failed} failed" if failed else ""
         head += f" · {format_elapsed(time.time() - self._started)}"

@@ -155,6 +155,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="submit even when an identical fixed-seed request is in the history",
     )
+    # experiments (issue 14): a sweep from a cell
+    p.add_argument(
+        "--vary",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="sweep NAME over the values (repeatable: the product of all); a request field "
+        "(model, seed, aspect_ratio, resolution, n) or a {NAME} in the cell body",
+    )
+    p.add_argument("--rows", metavar="AXIS", help="the axis on the grid's rows (with --vary)")
+    p.add_argument("--cols", metavar="AXIS", help="the axis on the grid's columns (with --vary)")
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="with --vary: skip the combinations a model cannot do (else nothing is sent)",
+    )
+    p.add_argument(
+        "--confirm",
+        action="store_true",
+        help="send a sweep above %%config SeedreamMagic.confirm_above_usd without asking",
+    )
     p.add_argument("-h", "--help", action="store_true", help="show this help")
     return p
 
@@ -181,6 +202,11 @@ class CellArgs:
     dry_run: bool = False
     background: bool = False
     no_cache: bool = False
+    vary: list[str] = field(default_factory=list)
+    rows: str | None = None
+    cols: str | None = None
+    skip_invalid: bool = False
+    confirm: bool = False
     help: bool = False
 
 

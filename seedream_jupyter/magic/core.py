@@ -92,6 +92,12 @@ class SeedreamMagic(Magics):
         "instead of paying again (--no-cache overrides per cell).",
     ).tag(config=True)
     watermark = Bool(False, help="Add the provider's watermark by default.").tag(config=True)
+    confirm_above_usd = Float(
+        1.0,
+        allow_none=True,
+        help="A billed sweep, comparison or batch estimated above this many US dollars asks "
+        "first (%%seedream --vary, the panel) or needs confirm=True (the helpers). None: never.",
+    ).tag(config=True)
     display_mode = Enum(
         ["auto", "widget", "text"],
         "auto",
@@ -223,6 +229,10 @@ class SeedreamMagic(Magics):
         if args.help:
             print(help_text())
             return None
+        if args.vary:  # a sweep: the cell body is its template
+            from .vary import run_sweep
+
+            return run_sweep(self, args, cell)
         prompt = magic_args.interpolate(cell, self.user_ns)
         request = self.build_request(args, prompt)
         if args.dry_run:

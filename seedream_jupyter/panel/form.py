@@ -142,6 +142,15 @@ class PanelForm:
 
         self.not_offered = widgets.HTML()
         self.not_offered.add_class("sjp-not-offered")
+        # compare mode (issue 14): a small sweep from the form, shown as a labelled grid
+        self.vary = widgets.Text(
+            placeholder="compare: model=4.0,4.5,5.0-lite; seed=1,2 (the prompt may use {style} "
+            "with style=ink,oil)",
+            description="vary",
+            style={"description_width": LABEL_WIDTH},
+            layout=widgets.Layout(width="640px"),
+        )
+        self.vary.add_class("sjp-vary")
         self.cost = widgets.HTML()
         self.cost.add_class("sjp-cost")
 
@@ -186,6 +195,7 @@ class PanelForm:
                 ),
                 self.thumbnails,
                 self.reference_message,
+                self.vary,
                 self.not_offered,
             ]
         )

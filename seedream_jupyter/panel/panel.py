@@ -33,9 +33,10 @@ from .. import api
 from ..api import Job
 from ..errors import ValidationError
 from ..request import GenerationRequest
-from ..results import Result
+from ..results import Result, Sweep
 from ..session import SIMULATOR_NOTICE, session
 from .choices import quiet_html
+from .compare import CompareRun, plan_from_form
 from .form import PanelForm, close_tree
 from .messages import describe_error, message_html
 from .record import PanelRecord
@@ -74,6 +75,8 @@ class Panel:
         self.save_dir = save_dir
         self.results: list[Result] = []
         self.runs: list[PanelRun] = []
+        self.sweeps: list[Sweep] = []  # compare-mode runs, in completion order
+        self._asked: str | None = None
         self._lock = threading.Lock()
         self.record = PanelRecord(self._runs_snapshot)
 
@@ -141,6 +144,9 @@ class Panel:
 
     def generate(self) -> PanelRun | None:
         """Validate the form and start a run; returns it (None when the form is invalid)."""
+        if str(self.form.vary.value).strip():
+            self._compare()
+            return None
         try:
             request = self.request()
         except ValidationError as exc:
@@ -166,6 +172,31 @@ class Panel:
             on_done(lambda _view: self.record.refresh())
         self.message.value = ""
         self._update_banner()
+        return run
+
+    def _compare(self) -> CompareRun | None:
+        """Compare mode: the ``vary`` field's sweep, in the background, as a labelled grid."""
+        try:
+            plan = plan_from_form(
+                self.form, client=self.client, timeout=self.timeout, cache=self.cache
+            )
+        except ValidationError as exc:
+            self.message.value = message_html(describe_error(exc), "error")
+            return None
+        text = plan.describe()
+        if plan.needs_confirmation and self._asked != text:
+            self._asked = text  # the same sweep clicked again is the confirmation
+            limit = session().get("confirm_above_usd")
+            self.message.value = message_html(
+                f"{text}: above ${float(limit):.2f} (confirm_above_usd). Click Generate again "
+                "to send it.",
+                "error",
+            )
+            return None
+        self._asked = None
+        run = CompareRun(plan, lambda r: self.sweeps.append(r.sweep) if r.sweep else None)
+        self.runs_box.children = (run.box, *self.runs_box.children)
+        self.message.value = ""
         return run
 
     def remove_run(self, run: PanelRun) -> None:

@@ -42,7 +42,7 @@ def _brief(value: Any) -> Any:
     return show(value) if isinstance(value, (list, tuple)) else value
 
 
-def number(value: float) -> str:
+def fmt_score(value: float) -> str:
     """A score as a caption shows it: 1277, 84.5, 0.912."""
     size = abs(value)
     return f"{value:.0f}" if size >= 100 else f"{value:.1f}" if size >= 1 else f"{value:.3f}"
@@ -167,7 +167,7 @@ class Sweep(ResultSet):
                     caption = list(prefix)
                     scores = self.score_of(position, index)
                     if scores:
-                        caption.append(" · ".join(f"{k} {number(v)}" for k, v in scores.items()))
+                        caption.append(" · ".join(f"{k} {fmt_score(v)}" for k, v in scores.items()))
                     judgement = [f"rated {stars[index]}/5"] if index in stars else []
                     judgement += list(tags.get(index, ()))
                     if judgement:
