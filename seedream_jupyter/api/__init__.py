@@ -3,7 +3,8 @@
 - ``helpers``: ``generate`` / ``image2image`` / ``edit`` / ``reference`` / ``group`` and their
   ``a…`` async twins; ``start`` (a Job in the background).
 - ``many``: ``batch``. ``build``: helper arguments to a validated request.
-- ``experiments``: ``sweep``, ``compare`` (planned and priced before sending: ``plan_sweep``).
+- ``experiments``: ``sweep`` (planned and priced before sending: ``plan_sweep``);
+  ``comparison``: ``compare``.
 - ``origins``: ``replay(path)``, ``lineage``; ``edit`` / ``image2image`` that remember their parent.
 - ``job``: ``Job``, one generation on the private loop; ``state``: ``JobState``.
 - ``finish``: a completed task's images to disk and a Result.
@@ -26,7 +27,8 @@ from .archive import (
     spend,
 )
 from .build import UNSET, build_request
-from .experiments import SweepPlan, compare, parse_axes, plan_compare, plan_sweep, sweep
+from .comparison import compare, plan_compare
+from .experiments import SweepPlan, parse_axes, plan_sweep, sweep
 from .finish import finish
 from .helpers import (
     agenerate,

@@ -5,7 +5,7 @@
 - ``edit`` / ``image2image`` (and their ``a…`` twins): the helpers, plus memory: when the
   input is a Result, one of its images, or a file this package saved, the new Result's
   ``parent_task_id`` names the task it came from, and the history keeps it.
-- ``lineage(task)``: the chain of tasks that led to one, oldest first (a ``HistoryList``).
+- ``lineage(task)``: the chain of tasks that led to one, newest first (a ``HistoryList``).
 """
 
 from __future__ import annotations
@@ -155,7 +155,8 @@ aimage2image = _with_parent_async(helpers.aimage2image)
 
 
 def lineage(task: str | Result) -> HistoryList:
-    """The tasks that led to ``task`` (a task id or a Result), oldest first, itself last."""
+    """``task`` (a task id or a Result) and the tasks it was made from: newest first, like
+    ``sj.history()`` (itself, its parent, its parent's parent, ...)."""
     task_id = task.task_id if isinstance(task, Result) else task
     records = session().store().lineage(task_id)
-    return HistoryList(HistoryRecord.of(record) for record in records)
+    return HistoryList(HistoryRecord.of(record) for record in reversed(records))

@@ -117,7 +117,8 @@ def run_sweep(magic: SeedreamMagic, args: magic_args.CellArgs, cell: str) -> Swe
 
             layout_of(plan).layout()  # a bad --rows/--cols is refused before sending
     except ValidationError as exc:
-        raise UsageError(f"%%seedream: {exc}; {magic_args.HELP_HINT}") from None
+        text = str(exc).replace("pass skip_invalid=True", "add --skip-invalid")
+        raise UsageError(f"%%seedream: {text}; {magic_args.HELP_HINT}") from None
     if args.dry_run:
         print(f"dry run: nothing sent. {plan.describe()}")
         for combo in plan.combinations:

@@ -106,7 +106,13 @@ def draw_grid(
     thumbs: dict[tuple[int, int], list[tuple[PILImage.Image, Sequence[str]]]] = {}
     for key, content in spec.cells.items():
         if isinstance(content, list):
-            thumbs[key] = [(_images.thumbnail(t.source, thumb_side), t.caption) for t in content]
+            thumbs[key] = [
+                (
+                    _images.thumbnail(t.source, thumb_side),
+                    [line for text in t.caption for line in wrap(small, text, thumb_side - 4)],
+                )
+                for t in content
+            ]
     slots = max([len(v) for v in thumbs.values()] + [1])
     col_w = slots * thumb_side + (slots - 1) * INNER_GAP
 

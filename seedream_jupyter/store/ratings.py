@@ -117,7 +117,8 @@ class StoreRatings(StoreReads):
             self._require_task(conn, task_id)
             conn.executemany(
                 "INSERT OR IGNORE INTO tags (task_id, idx, tag, tagged_at) VALUES (?, ?, ?, ?)",
-                [(task_id, index, tag, now) for tag in clean],
+                # one microsecond apart: read back in the order given
+                [(task_id, index, tag, now + i * 1e-6) for i, tag in enumerate(clean)],
             )
 
     def untag(self, task_id: str, index: int, tags: Sequence[str]) -> None:
