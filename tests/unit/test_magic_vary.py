@@ -57,7 +57,7 @@ def test_vary_runs_a_sweep_and_stores_it(ip: InteractiveShell, sim: MockSimulato
     ip.user_ns["subject"] = "a heron"
     cell(
         ip,
-        "--vary style=watercolor,ink --vary model=4.0,4.5 -s 3 grid <<",
+        "--vary style=watercolor,ink --vary model=4.0,4.5 -s 3 -r 2K grid <<",
         "{subject} in {style}, {{calm}}",
     )
     sweep = ip.user_ns["grid"]
@@ -114,6 +114,13 @@ def test_a_billed_sweep_above_the_threshold_asks_first(
     billed = Target("https://api.example.test", "sk-x", False, "test")
     monkeypatch.setattr(session(), "target", lambda: billed)
     ip.run_line_magic("config", "SeedreamMagic.confirm_above_usd = 0.05")
+    try:
+        asked(ip, sim, monkeypatch)
+    finally:  # %config lands in the shared shell's config too
+        ip.run_line_magic("config", "SeedreamMagic.confirm_above_usd = 1.0")
+
+
+def asked(ip: InteractiveShell, sim: MockSimulator, monkeypatch: pytest.MonkeyPatch) -> None:
     answers = iter(["n", "y"])
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     with capture_output() as out:
