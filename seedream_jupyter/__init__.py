@@ -12,7 +12,8 @@ Names are imported on first use, so ``import seedream_jupyter`` stays fast and
 pulls in neither PIL nor IPython nor widgets. The layers, top to bottom (each imports only
 from those above it; held by the import-linter contract in pyproject.toml)::
 
-    catalog, _version, _loop → _formats, errors → request, task, config → client | simulator
+    catalog, _version, _loop → _formats, errors → upstream → request, task, config
+    → client | simulator
     → images → store → results → session → api → display → magic | panel
 """
 
@@ -43,6 +44,10 @@ _EXPORTS: dict[str, str] = {
     "default_client": "api",
     "JobState": "api",
     "build_request": "api",
+    "preset": "api",
+    "Preset": "api",
+    "LimitWarning": "request",
+    "UnknownModelWarning": "request",
     # history
     "history": "api",
     "load": "api",
@@ -101,6 +106,7 @@ _SUBMODULES = {
     "results",
     "request",
     "task",
+    "upstream",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
@@ -138,6 +144,7 @@ if TYPE_CHECKING:
     from .api import (
         Job,
         JobState,
+        Preset,
         SimulatorWarning,
         aedit,
         agenerate,
@@ -155,6 +162,7 @@ if TYPE_CHECKING:
         image2image,
         list_history,
         load,
+        preset,
         prune,
         reference,
         resume,
@@ -185,7 +193,7 @@ if TYPE_CHECKING:
         TaskTimeoutError,
         ValidationError,
     )
-    from .request import GenerationRequest
+    from .request import GenerationRequest, LimitWarning, UnknownModelWarning
     from .results import Result, ResultSet
     from .session import Session
     from .task import Task, TaskStatus

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 SIMULATED_MARK = "SIMULATED"
+FROM_CACHE_NOTE = "from the history on disk: nothing billed"
 
 
 def _sheet_bundle(text: str, sheet: PILImage.Image | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,8 +91,13 @@ class Result:
 
     @property
     def cost_usd(self) -> float:
-        """Estimated cost from the catalog price and the images returned."""
+        """Estimated cost from the catalog price and the images returned (0 when the price
+        is unknown: a model id the catalog does not know, sent without a price)."""
         return self.params.spec.cost(len(self) or self.params.output_count)
+
+    def cost_text(self) -> str:
+        """``≈ $0.0298``, or ``price unknown``."""
+        return f"≈ ${self.cost_usd:.4f}" if self.params.price_known else "price unknown"
 
     # -- images ------------------------------------------------------------------------------
     def _raw(self) -> list[bytes]:
@@ -158,18 +164,19 @@ class Result:
     # -- display -----------------------------------------------------------------------------
     def summary(self) -> str:
         mark = f" [{SIMULATED_MARK}]" if self.simulated else ""
-        cache = " (from cache)" if self.from_cache else ""
+        cache = f" ({FROM_CACHE_NOTE})" if self.from_cache else ""
         p = self.params
         return (
             f"Result{mark}: {len(self)} image(s) · {p.model} · {p.action} · {p.aspect_ratio} · "
-            f"{p.resolution} · ≈ ${self.cost_usd:.4f} · task {self.task_id}{cache}\n"
+            f"{p.resolution} · {self.cost_text()} · task {self.task_id}{cache}\n"
             f"prompt: {p.prompt[:200]}"
         )
 
     def __repr__(self) -> str:
         return (
             f"<Result {self.task_id} {self.status} {self.model} images={len(self)}"
-            f"{' SIMULATED' if self.simulated else ''}>"
+            f"{' SIMULATED' if self.simulated else ''}"
+            f"{f' ({FROM_CACHE_NOTE})' if self.from_cache else ''}>"
         )
 
     def _repr_mimebundle_(
@@ -205,7 +212,9 @@ class ResultSet(list[Result]):
         return [path for result in self for path in result.save(directory)]
 
     def __repr__(self) -> str:
-        return f"<ResultSet {len(self)} results, ≈ ${self.cost_usd:.4f}>"
+        unknown = sum(not r.params.price_known for r in self)
+        more = f" + {unknown} of unknown price" if unknown else ""
+        return f"<ResultSet {len(self)} results, ≈ ${self.cost_usd:.4f}{more}>"
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None

@@ -75,6 +75,16 @@ SETTINGS: Final[dict[str, Setting]] = {
     "home": Setting(None, "where the history and saved images live", config.ENV_HOME),
     "simulator": Setting(False, "always use the embedded simulator", config.ENV_SIMULATOR),
     "thumbnail_size": Setting(512, "long side in pixels of gallery thumbnails"),
+    # the whole API (issue 15)
+    "strict_models": Setting(True, "refuse model ids the catalog does not know"),
+    "price_per_image_usd": Setting(
+        None, "the per-image price (USD) of model ids the catalog does not know"
+    ),
+    "upstream_placement": Setting(
+        catalog.DEFAULT_UPSTREAM_PLACEMENT,
+        "where upstream options go: 'top-level' keys or one 'extra' object",
+    ),
+    "wait": Setting("poll", "how a generation waits: 'poll' (submit, then poll) or 'sync'"),
 }
 
 

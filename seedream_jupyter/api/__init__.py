@@ -3,6 +3,7 @@
 - ``helpers``: ``generate`` / ``image2image`` / ``edit`` / ``reference`` / ``group`` and their
   ``a…`` async twins; ``start`` (a Job in the background).
 - ``many``: ``batch`` and ``sweep``. ``build``: helper arguments to a validated request.
+- ``presets``: ``preset(...)``, the helpers with defaults bound.
 - ``job``: ``Job``, one generation on the private loop; ``state``: ``JobState``.
 - ``finish``: a completed task's images to disk and a Result.
 - ``archive`` and ``recovery``: the history: list, load, resume, spend, export, prune.
@@ -41,6 +42,7 @@ from .helpers import (
 )
 from .job import Job, JobListener
 from .many import batch, sweep
+from .presets import Preset, preset
 from .recovery import Resumed
 from .state import JobState
 from .waiting import SimulatorWarning
@@ -52,6 +54,7 @@ __all__ = [
     "Job",
     "JobListener",
     "JobState",
+    "Preset",
     "Resumed",
     "SimulatorWarning",
     "SpendTable",
@@ -72,6 +75,7 @@ __all__ = [
     "image2image",
     "list_history",
     "load",
+    "preset",
     "prune",
     "reference",
     "resume",

@@ -27,6 +27,7 @@ from .build import (
     check_concurrency,
     resolve_cache,
     resolve_timeout,
+    resolve_wait,
 )
 from .helpers import start
 from .job import Job, JobListener
@@ -54,13 +55,18 @@ def batch(
     cache: bool | Unset = UNSET,
     labels: Sequence[str] | None = None,
     on_job: JobListener | None = None,
+    wait: str | Unset = UNSET,
 ) -> ResultSet:
     """Run many requests with at most ``concurrency`` in flight; all validated before any is sent.
 
-    Failures do not stop the others: they are listed in ``ResultSet.failures``.
+    Failures do not stop the others: they are listed in ``ResultSet.failures``. Each item is
+    a prompt, a ``GenerationRequest`` or a dict of helper keywords (``extra``,
+    ``optimize_prompt``, ``callback_url``... included); ``wait="sync"`` submits each with
+    POST /v1/tasks/sync.
     """
     check_concurrency(concurrency)
     seconds, use_cache = resolve_timeout(timeout), resolve_cache(cache)
+    wait_mode = resolve_wait(wait)
     prepared = [as_request(item) for item in requests]
     if labels is not None and len(labels) != len(prepared):
         raise ValidationError(
@@ -76,7 +82,9 @@ def batch(
         while pending or running:
             while pending and len(running) < concurrency:
                 index, request = pending.pop(0)
-                job = start(request, client=client, timeout=seconds, cache=use_cache)
+                job = start(
+                    request, client=client, timeout=seconds, cache=use_cache, wait=wait_mode
+                )
                 if view is not None:
                     view.add(job)
                 if on_job is not None:
@@ -118,7 +126,7 @@ def sweep(prompt_template: str, *, concurrency: int = 4, **axes: Any) -> ResultS
     >>> s = sweep("a {animal}, {style} style", animal=["fox", "owl"], style=["ink", "oil"], seed=7)
     >>> s.grid(columns=2)
     """
-    options = {k: axes.pop(k) for k in ("timeout", "client", "cache") if k in axes}
+    options = {k: axes.pop(k) for k in ("timeout", "client", "cache", "wait") if k in axes}
     # A list of images is one set of references; a list of lists sweeps over sets.
     varying = {
         k: v
