@@ -104,7 +104,10 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
     def _valid_model(self, proposal: Any) -> str:
         name = str(proposal["value"])
         spec = catalog.find_model(name)
-        if spec is None and not self.strict_models and catalog.MODEL_ID_PATTERN.match(name):
+        # strict_models may come later in the same config: read it there too
+        configured = self.config.get(type(self).__name__, {}).get("strict_models", True)
+        strict = self.strict_models and configured is not False
+        if spec is None and not strict and catalog.MODEL_ID_PATTERN.match(name):
             return name  # sent with generic rules (strict_models = False)
         if spec is None:
             hint = upstream.typo_hint(name)
@@ -213,6 +216,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
         try:
             return build(
                 prompt,
+                warn=False,  # the cell says them itself (``_cell``), every time
                 **whole_api.request_options(args),
                 model=args.model,
                 action=action,
@@ -235,6 +239,8 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
             return None
         prompt = magic_args.interpolate(cell, self.user_ns)
         request = self.build_request(args, prompt)
+        for warning in request.warnings():  # sent anyway: an unknown id, an upstream limit
+            print(f"{type(warning).__name__}: {warning}", file=sys.stderr)
         preset = whole_api.find_preset(args.preset, self.user_ns)
         bound = dict(preset.defaults) if preset is not None else {}
         wait = args.wait or bound.get("wait", api.UNSET)

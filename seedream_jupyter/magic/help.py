@@ -92,9 +92,9 @@ Actions:
 Aspect ratios: {" ".join(catalog.ASPECT_RATIOS)}
   ("auto": the first reference image's ratio, so it needs -i)
 
-Seeds: -1 is random. A fixed seed reproduces similar (not identical) results; an identical
-fixed-seed request already in the history is answered from disk ("from the history on
-disk: nothing billed"); --no-cache pays for a new one.
+Seeds: -1 is random. A fixed seed reproduces similar (not identical) results. An identical
+fixed-seed request already in the history is answered from disk, and the views say so:
+"from the history on disk: nothing billed"; --no-cache pays for a new one.
 
 Upstream options (sent where %config SeedreamMagic.upstream_placement says: top-level keys,
 the default, or one "extra" object; which one the gateway wants is not confirmed):
