@@ -196,9 +196,9 @@ def test_sync_whose_server_wait_runs_out_is_polled_to_the_end(
 ) -> None:
     job = api.start(api.build_request("slow"), client=client, wait="sync")
     deadline = time.monotonic() + 5
-    while job.task_id is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert job.task_id is not None
+    while job.state == api.JobState.SUBMITTING and time.monotonic() < deadline:
+        time.sleep(0.01)  # the job leaves "submitting" once the id is in the history
+    assert job.task_id is not None and job.state == api.JobState.QUEUED
     record = Store().get(job.task_id)  # recorded while the task was still queued
     assert record is not None and record.status in ("submitted", "queued", "processing")
     res = job.wait()
@@ -298,6 +298,7 @@ def test_a_preset_with_sync_wait_uses_the_sync_endpoint(
 def ip(client: sj.Client, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     monkeypatch.setattr(session(), "client", lambda: client)
     shell = InteractiveShell.instance()
+    shell.config.pop("SeedreamMagic", None)  # other tests' %config values outlive them
     magic.load_ipython_extension(shell)
     shell.run_line_magic("config", 'SeedreamMagic.display_mode = "text"')
     yield shell

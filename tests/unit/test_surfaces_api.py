@@ -68,6 +68,7 @@ def frozen(request: GenerationRequest, **kw: Any) -> static.FrozenJob:
 @pytest.fixture
 def ip() -> Iterator[InteractiveShell]:
     shell = InteractiveShell.instance()
+    shell.config.pop("SeedreamMagic", None)  # other tests' %config values outlive them
     magic.load_ipython_extension(shell)
     yield shell
     for name in ("fox", "portrait", "payload"):
@@ -160,11 +161,12 @@ def test_strict_models_config_lets_the_model_setting_take_a_new_id(ip: Interacti
 def test_magic_settings_for_placement_and_wait(ip: InteractiveShell) -> None:
     ip.run_line_magic("config", 'SeedreamMagic.upstream_placement = "extra"')
     result, out = run(ip, "%%seedream --dry-run --extra stream=false payload <<\nx\n")
+    assert result.error_in_exec is None, out.stdout
     assert ip.user_ns["payload"]["extra"] == {"stream": False}
     ip.run_line_magic("config", 'SeedreamMagic.wait = "sync"')
-    result, out = run(ip, "%%seedream --dry-run\nx\n")
+    _, out = run(ip, "%%seedream --dry-run\nx\n")
     assert "POST /v1/tasks/sync" in out.stdout
-    result, out = run(ip, "%%seedream --dry-run --wait poll\nx\n")
+    _, out = run(ip, "%%seedream --dry-run --wait poll\nx\n")
     assert "POST /v1/tasks\n" in out.stdout
     with pytest.raises(Exception, match="top-level"):
         ip.magics_manager.registry["SeedreamMagic"].upstream_placement = "body"
@@ -173,7 +175,7 @@ def test_magic_settings_for_placement_and_wait(ip: InteractiveShell) -> None:
 def test_magic_preset_fills_what_the_cell_does_not_say(ip: InteractiveShell) -> None:
     ip.user_ns["fox"] = sj.preset(model="4.5", aspect_ratio="16:9", resolution="4K", seed=5)
     result, out = run(ip, "%%seedream --dry-run --preset fox -r 2K payload <<\na red fox\n")
-    assert result.error_in_exec is None
+    assert result.error_in_exec is None, out.stdout
     body = ip.user_ns["payload"]
     assert (body["model"], body["aspect_ratio"], body["resolution"], body["seed"]) == (
         "doubao-seedream-4.5",
@@ -308,3 +310,11 @@ def test_the_taskview_front_end_shows_the_cache_note_and_unknown_price() -> None
     js = (Path(api.__file__).parents[1] / "display" / "taskview.js").read_text()
     assert "nothing billed" in js and '"price unknown"' in js and '"price_known"' in js
     assert json.dumps("from cache") not in js
+
+
+def test_history_tables_say_when_a_price_is_unknown() -> None:
+    from seedream_jupyter.display import tables
+
+    assert tables.cost_cell(NEW_ID, 0.0) == "price unknown"
+    assert tables.cost_cell(NEW_ID, 0.05) == "$0.0500"
+    assert tables.cost_cell("doubao-seedream-4.5", 0.0) == "$0.0000"
