@@ -117,7 +117,7 @@ def test_group_size_comes_from_the_call_the_preset_or_the_default() -> None:
     assert sj.preset().request("x", action="group").max_images == catalog.DEFAULT_GROUP_SIZE
 
 
-def test_a_data_uri_default_round_trips(tmp_path: object) -> None:
+def test_a_data_uri_default_round_trips() -> None:
     raw = png((5, 7))
     uri = "data:image/png;base64," + base64.b64encode(raw).decode()
     assert sj.preset(images=[uri]).defaults["images"] == [uri]
