@@ -12,8 +12,9 @@ Names are imported on first use, so ``import seedream_jupyter`` stays fast and
 pulls in neither PIL nor IPython nor widgets. The layers, top to bottom (each imports only
 from those above it; held by the import-linter contract in pyproject.toml)::
 
-    catalog, _version, _loop → _formats, errors → request, task, config → client | simulator
-    → images → store | scores → results → session → api → display → magic | panel
+    catalog, _version, _loop → _formats, errors → upstream → request, task, config
+    → client | simulator → images → store | scores → results → session → api → display
+    → magic | panel
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ _EXPORTS: dict[str, str] = {
     "default_client": "api",
     "JobState": "api",
     "build_request": "api",
+    "preset": "api",
+    "Preset": "api",
+    "LimitWarning": "request",
+    "UnknownModelWarning": "request",
     # history
     "history": "api",
     "load": "api",
@@ -107,6 +112,7 @@ _SUBMODULES = {
     "scores",
     "request",
     "task",
+    "upstream",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS), "load_ipython_extension", "unload_ipython_extension"]
@@ -144,6 +150,7 @@ if TYPE_CHECKING:
     from .api import (
         Job,
         JobState,
+        Preset,
         SimulatorWarning,
         aedit,
         agenerate,
@@ -163,6 +170,7 @@ if TYPE_CHECKING:
         lineage,
         list_history,
         load,
+        preset,
         prune,
         reference,
         replay,
@@ -195,7 +203,7 @@ if TYPE_CHECKING:
         TaskTimeoutError,
         ValidationError,
     )
-    from .request import GenerationRequest
+    from .request import GenerationRequest, LimitWarning, UnknownModelWarning
     from .results import Result, ResultSet, Sweep
     from .session import Session
     from .task import Task, TaskStatus

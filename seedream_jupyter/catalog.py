@@ -2,16 +2,20 @@
 
 Validation, cost estimates, the panel's dropdowns, the magic's help and the
 simulator all read this table. Adding a model is one ``ModelSpec`` entry.
-Facts follow the provider's API page (``shared/seed/seedream-series-api.txt``).
+Facts follow the provider's API page (``shared/seed/seedream-series-api.txt``); ``LIMITS``
+says where each limit comes from (the seed, the upstream ModelArk pages, or inferred), and
+``UPSTREAM_OPTIONS`` the Seedream options the gateway forwards upstream.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 ACTIONS: Final = ("generate", "image2image", "edit", "reference", "group")
 ACTION_HELP: Final = MappingProxyType(
@@ -39,7 +43,7 @@ _SIZE_3K = ((3072, 3072), (3456, 2592), (4096, 2304), (3744, 2496), (4704, 2016)
 _SIZE_4K = ((4096, 4096), (4704, 3520), (5504, 3040), (4992, 3328), (6240, 2656))
 
 MIN_IMAGES: Final = 1
-MAX_IMAGES: Final = 15  # n and group size, per request
+MAX_IMAGES: Final = 15  # n (inferred, see LIMITS) and group size (stated), per request
 MIN_SEED: Final = -1
 MAX_SEED: Final = 2_147_483_647
 RANDOM_SEED: Final = -1
@@ -105,6 +109,13 @@ class ModelSpec:
     # 4.0 only: reference images plus output images must not exceed this.
     max_refs_plus_outputs: int | None
     pixel_sizes: Mapping[str, Mapping[str, tuple[int, int]]]
+    # Upstream options it takes (names of UPSTREAM_OPTIONS) and its prompt-optimisation modes.
+    upstream_options: tuple[str, ...] = ("optimize_prompt",)
+    prompt_modes: tuple[str, ...] = ("standard",)
+    # False for an id the catalog does not know (sent with ``strict=False``): generic rules.
+    known: bool = True
+    # False when nobody knows what it costs (an unknown id without a price given).
+    price_known: bool = True
 
     def pixel_size(self, resolution: str, aspect_ratio: str) -> tuple[int, int]:
         """Output size in pixels (width, height); ``auto`` without references is 1:1."""
@@ -112,8 +123,13 @@ class ModelSpec:
         return self.pixel_sizes[resolution][ratio]
 
     def cost(self, images: int) -> float:
-        """Estimated USD for ``images`` output images (the provider bills per image)."""
+        """Estimated USD for ``images`` output images (the provider bills per image);
+        0 when the price is unknown (check ``price_known``)."""
         return round(max(0, images) * self.price_per_image_usd, 6)
+
+    def takes(self, option: str) -> bool:
+        """True when this model takes the upstream option (``optimize_prompt``, ``web_search``)."""
+        return option in self.upstream_options
 
     def supports(self, action: str) -> bool:
         return action in self.actions
@@ -167,6 +183,7 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 max_reference_images_for_fusion=14,
                 max_refs_plus_outputs=None,
                 pixel_sizes=MappingProxyType({"2K": _sizes(_SIZE_2K_LITE), "3K": _sizes(_SIZE_3K)}),
+                upstream_options=("optimize_prompt", "web_search"),
             ),
             ModelSpec(
                 id="doubao-seedream-4.5",
@@ -203,6 +220,7 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 pixel_sizes=MappingProxyType(
                     {"1K": _sizes(_SIZE_1K), "2K": _sizes(_SIZE_2K), "4K": _sizes(_SIZE_4K)}
                 ),
+                prompt_modes=("standard", "fast"),
             ),
         )
     }
@@ -230,10 +248,10 @@ def find_model(name: str) -> ModelSpec | None:
     return None
 
 
-def suggest_model(name: str) -> str | None:
+def suggest_model(name: str, cutoff: float = 0.5) -> str | None:
     """The closest model id to a misspelt name, for error messages."""
     candidates = [*MODEL_IDS, *ALIASES]
-    close = difflib.get_close_matches(name.strip().lower(), candidates, n=1, cutoff=0.5)
+    close = difflib.get_close_matches(name.strip().lower(), candidates, n=1, cutoff=cutoff)
     if not close:
         return None
     return ALIASES.get(close[0], close[0])
@@ -266,3 +284,160 @@ def nearest_ratio(width: int, height: int, allowed: tuple[str, ...]) -> str:
         return abs(int(a) / int(b) - target)
 
     return min((r for r in allowed if r != AUTO_RATIO), key=distance)
+
+
+# -- upstream options: forwarded by the gateway to the model. Newer provider pages show them
+# as top-level keys, older ones in an ``extra`` object: the session's ``upstream_placement``
+# chooses one of ``UPSTREAM_PLACEMENTS`` (top-level by default) until the gateway confirms.
+
+
+@dataclass(frozen=True)
+class UpstreamOption:
+    """A first-class parameter for an upstream option: its wire key and what it does."""
+
+    name: str  # the keyword (``optimize_prompt``)
+    wire_key: str  # the body key (``optimize_prompt_options``)
+    help: str
+    source: str
+
+
+UPSTREAM_OPTIONS: Final[Mapping[str, UpstreamOption]] = MappingProxyType(
+    {
+        "optimize_prompt": UpstreamOption(
+            "optimize_prompt",
+            "optimize_prompt_options",
+            "rewrite the prompt before generating: 'standard' (better, slower) or 'fast' "
+            '(4.0 only); sent as {"mode": ...}',
+            "upstream ModelArk pages: standard on every model, fast on 4.0 only",
+        ),
+        "web_search": UpstreamOption(
+            "web_search",
+            "tools",
+            "let the model search the web for up-to-date facts (5.0-lite only); "
+            'sent as [{"type": "web_search"}]',
+            "upstream ModelArk pages and the seed (5.0-lite: real-time web search)",
+        ),
+    }
+)
+PROMPT_MODES: Final = ("standard", "fast")
+UPSTREAM_PLACEMENTS: Final = ("top-level", "extra")
+DEFAULT_UPSTREAM_PLACEMENT: Final = "top-level"
+EXTRA_KEY: Final = "extra"  # the body key of the ``extra`` placement
+# Body keys a request sets from validated parameters: ``extra`` may never set them. Each
+# names the parameter to use instead.
+_SAME_NAME = ("model", "action", "prompt", "n", "seed", "aspect_ratio", "resolution", "watermark")
+VALIDATED_BODY_KEYS: Final[Mapping[str, str]] = MappingProxyType(
+    {name: name for name in (*_SAME_NAME, "output_format", "max_images", "callback_url")}
+    | {
+        "image_urls": "images",
+        "sequential_image_generation": "action='group'",
+        "sequential_image_generation_options": "max_images",
+        "optimize_prompt_options": "optimize_prompt",
+        "tools": "web_search=True",
+        EXTRA_KEY: "extra (one level: its keys are the options)",
+    }
+)
+# Upstream keys whose values are known: checked before sending when given in ``extra``.
+EXTRA_VALUES: Final[Mapping[str, tuple[Any, ...]]] = MappingProxyType(
+    {"response_format": ("url", "b64_json"), "stream": (False, True)}
+)
+
+
+# -- limits: where each comes from ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit: its value, what it bounds, where it comes from, and how it is applied."""
+
+    value: float
+    text: str
+    source: str
+    inferred: bool = False  # no page states it: ``source`` says what it is read from
+    refused: bool = True  # False: only warned about (the seed does not state it)
+
+    def shown(self) -> str:
+        """``15``, ``10 MB``."""
+        return f"{self.value / 2**20:g} MB" if "bytes" in self.text else f"{self.value:g}"
+
+
+SEED = "the provider's API page (the seed)"
+UPSTREAM = "the upstream ModelArk pages (not the provider's page)"
+UPSTREAM_MAX_INPUT_BYTES: Final = 10 * 1024 * 1024
+UPSTREAM_MAX_INPUT_SIDE: Final = 6000
+UPSTREAM_MAX_INPUT_ASPECT: Final = 16.0  # width / height between 1/16 and 16
+UPSTREAM_MAX_REFS_PLUS_OUTPUTS: Final = 15
+
+
+def _warned(value: float, text: str) -> Limit:
+    return Limit(value, text, UPSTREAM, refused=False)
+
+
+LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
+    {
+        "n": Limit(
+            MAX_IMAGES,
+            "images per request (n)",
+            "the seed states 1-15 only for a group's max_images",
+            inferred=True,
+        ),
+        "max_images": Limit(MAX_IMAGES, "images in a group (max_images)", SEED),
+        "reference_min_4.5": Limit(
+            2,
+            "reference images for action 'reference' on 4.5",
+            "the seed states 2-10 for 4.0 and only 'up to 14' for 4.5",
+            inferred=True,
+        ),
+        "refs_plus_outputs_4.0": Limit(15, "reference images + output images on 4.0", SEED),
+        "input_bytes": Limit(MAX_INPUT_IMAGE_BYTES, "input image size (bytes)", SEED),
+        "upstream_input_bytes": _warned(UPSTREAM_MAX_INPUT_BYTES, "input image size (bytes)"),
+        "upstream_input_side": _warned(UPSTREAM_MAX_INPUT_SIDE, "pixels per input image side"),
+        "upstream_input_aspect": _warned(
+            UPSTREAM_MAX_INPUT_ASPECT, "input image aspect ratio (between 1:16 and 16:1)"
+        ),
+        "upstream_refs_plus_outputs": _warned(
+            UPSTREAM_MAX_REFS_PLUS_OUTPUTS, "reference images + output images, on every model"
+        ),
+    }
+)
+
+
+# -- model ids the catalog does not know ------------------------------------------------------
+# Sent only with ``strict=False``: then only model-independent rules apply, and the price is
+# unknown unless the caller gives one.
+
+MODEL_ID_PATTERN: Final = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+GENERIC_RESOLUTIONS: Final = ("1K", "2K", "3K", "4K")
+GENERIC_MAX_REFERENCES: Final = 14
+_OFFERING = (MODELS[DEFAULT_MODEL], *MODELS.values())  # sizes of the first model offering each
+_GENERIC_SIZES: Final = MappingProxyType(
+    {
+        r: next(s for s in _OFFERING if r in s.resolutions).pixel_sizes[r]
+        for r in GENERIC_RESOLUTIONS
+    }
+)
+
+
+@functools.lru_cache(maxsize=64)
+def unknown_model(model_id: str, price_per_image_usd: float | None = None) -> ModelSpec:
+    """Model-independent rules for an id the catalog does not know (``strict=False``)."""
+    return ModelSpec(
+        id=model_id,
+        label=f"{model_id} (not in the catalog)",
+        summary="a model id the catalog does not know: only model-independent rules apply",
+        aliases=(),
+        actions=ACTIONS,
+        resolutions=GENERIC_RESOLUTIONS,
+        aspect_ratios=ASPECT_RATIOS,
+        output_formats=OUTPUT_FORMATS,
+        price_per_image_usd=price_per_image_usd or 0.0,
+        max_reference_images=GENERIC_MAX_REFERENCES,
+        min_reference_images_for_fusion=2,
+        max_reference_images_for_fusion=GENERIC_MAX_REFERENCES,
+        max_refs_plus_outputs=None,
+        pixel_sizes=_GENERIC_SIZES,
+        upstream_options=tuple(UPSTREAM_OPTIONS),
+        prompt_modes=PROMPT_MODES,
+        known=False,
+        price_known=price_per_image_usd is not None,
+    )

@@ -3,6 +3,12 @@
 Every rule of the catalog is checked here, before anything is sent. ``from_payload``
 rebuilds a request from a stored payload (the history). The simulator checks the wire
 with its own code, so that the two can disagree and a test catch it.
+
+The whole API (``upstream``): ``extra`` (any other upstream key, never one a validated
+parameter sets), ``optimize_prompt`` and ``web_search`` (catalog-checked), their placement
+(``upstream_placement``: top-level keys or one ``extra`` object — the gateway's choice is not
+confirmed), ``callback_url``, ``auto`` (which follows the first reference), and ids the catalog
+does not know (``strict=False``; ``price_per_image_usd`` prices them).
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import _formats, catalog
+from . import _formats, catalog, upstream
 from .catalog import ModelSpec
 from .errors import ValidationError
+from .upstream import LimitWarning, UnknownModelWarning
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*),", re.I)
 
@@ -28,19 +36,27 @@ def _fail(field_name: str, value: object, allowed: str) -> ValidationError:
     return ValidationError(field_name, value, allowed)
 
 
-def resolve_model(name: object) -> ModelSpec:
-    """The catalog entry for a model id or alias, or a ValidationError naming the ids."""
+def resolve_model(
+    name: object, strict: bool = True, price_per_image_usd: object = None
+) -> ModelSpec:
+    """The catalog entry for a model id or alias, or a ValidationError naming the ids.
+
+    With ``strict=False`` an id the catalog does not know gets model-independent rules
+    (priced at ``price_per_image_usd``, else unknown) instead of a refusal.
+    """
     if not isinstance(name, str) or not name.strip():
         raise _fail("model", name, f"choose one of {', '.join(catalog.MODEL_IDS)}")
     spec = catalog.find_model(name)
+    if spec is None and not strict:
+        return upstream.unknown_model(name, price_per_image_usd)
     if spec is None:
-        hint = catalog.suggest_model(name)
+        hint = upstream.typo_hint(name)
         did_you_mean = f"did you mean {hint!r}? " if hint else ""
         raise _fail(
             "model",
             name,
             f"{did_you_mean}choose one of {', '.join(catalog.MODEL_IDS)} "
-            f"(aliases: {', '.join(catalog.ALIASES)})",
+            f"(aliases: {', '.join(catalog.ALIASES)}); {upstream.STRICT_HINT}",
         )
     return spec
 
@@ -103,9 +119,18 @@ class GenerationRequest:
     output_format: str = catalog.DEFAULT_OUTPUT_FORMAT
     max_images: int | None = None
     callback_url: str | None = None
+    # the whole API (see ``upstream``)
+    extra: Mapping[str, Any] | None = field(default=None, hash=False)
+    optimize_prompt: str | None = None
+    web_search: bool = False
+    upstream_placement: str = catalog.DEFAULT_UPSTREAM_PLACEMENT
+    strict: bool = True
+    price_per_image_usd: float | None = None
 
     def __post_init__(self) -> None:
-        spec = resolve_model(self.model)
+        if not isinstance(self.strict, bool):
+            raise _fail("strict", self.strict, "True (catalog ids only) or False")
+        spec = resolve_model(self.model, self.strict, self.price_per_image_usd)
         set_ = object.__setattr__
         set_(self, "model", spec.id)
         set_(self, "image_urls", tuple(self.image_urls))
@@ -125,6 +150,7 @@ class GenerationRequest:
             group_size = self.n if n_is_int and self.n > 1 else catalog.DEFAULT_GROUP_SIZE
             set_(self, "max_images", group_size)
         self._validate(spec)
+        self._validate_whole_api(spec)
 
     # -- validation -------------------------------------------------------------------
     def _validate(self, spec: ModelSpec) -> None:
@@ -172,6 +198,25 @@ class GenerationRequest:
             raise _fail("callback_url", self.callback_url, "an http(s):// URL")
         self._validate_references(spec)
 
+    def _validate_whole_api(self, spec: ModelSpec) -> None:
+        set_ = object.__setattr__
+        set_(
+            self,
+            "price_per_image_usd",
+            upstream.check_price(self.price_per_image_usd, known=spec.known, model=spec.id),
+        )
+        set_(self, "optimize_prompt", upstream.check_optimize_prompt(self.optimize_prompt, spec))
+        upstream.check_web_search(self.web_search, spec)
+        upstream.check_placement(self.upstream_placement)
+        set_(self, "extra", upstream.check_extra(self.extra))
+        upstream.check_callback_url(self.callback_url)
+        if self.aspect_ratio == catalog.AUTO_RATIO and not self.image_urls:
+            raise _fail(
+                "aspect_ratio",
+                self.aspect_ratio,
+                "`auto` follows the first reference image; pass `images=` or choose a ratio",
+            )
+
     @staticmethod
     def _check_count(name: str, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -202,7 +247,52 @@ class GenerationRequest:
     # -- derived ----------------------------------------------------------------------
     @property
     def spec(self) -> ModelSpec:
-        return catalog.MODELS[self.model]
+        """The model's rules: the catalog's, or generic ones for an id it does not know."""
+        known = catalog.MODELS.get(self.model)
+        if known is not None:
+            return known
+        return catalog.unknown_model(self.model, self.price_per_image_usd)
+
+    @property
+    def price_known(self) -> bool:
+        """False for an id the catalog does not know, sent without a price."""
+        return self.spec.price_known
+
+    def cost_text(self, digits: int = 4) -> str:
+        """``≈ $0.1190``, or ``price unknown`` (an unknown model id without a price)."""
+        if not self.price_known:
+            return "price unknown"
+        return f"≈ ${self.estimate_cost():.{digits}f}"
+
+    @cached_property
+    def resolved_aspect_ratio(self) -> str | None:
+        """The ratio the images will have: ``auto`` becomes the model's ratio nearest the
+        first reference's; None when that reference's size is unknown (an http(s) URL)."""
+        if self.aspect_ratio != catalog.AUTO_RATIO:
+            return self.aspect_ratio
+        return upstream.auto_ratio(self.image_urls, self.spec)
+
+    @property
+    def ratio_label(self) -> str:
+        """``16:9``, ``auto → 9:16``, or ``auto (follows the reference)``."""
+        if self.aspect_ratio != catalog.AUTO_RATIO:
+            return self.aspect_ratio
+        resolved = self.resolved_aspect_ratio
+        return f"auto → {resolved}" if resolved else "auto (follows the reference)"
+
+    def warnings(self) -> list[UserWarning]:
+        """What is sent anyway but deserves a word: an id the catalog does not know, and
+        limits only upstream states (``LimitWarning``)."""
+        spec = self.spec
+        found: list[UserWarning] = []
+        if not spec.known:
+            found.append(upstream.unknown_model_warning(spec))
+        found.extend(upstream.limit_warnings(spec, self.image_urls, self.output_count))
+        return found
+
+    def upstream_options(self) -> dict[str, Any]:
+        """The upstream options as wire keys (first-class ones and ``extra``), unplaced."""
+        return upstream.upstream_body(self.optimize_prompt, self.web_search, self.extra)
 
     @property
     def output_count(self) -> int:
@@ -211,7 +301,9 @@ class GenerationRequest:
 
     @property
     def pixel_size(self) -> tuple[int, int]:
-        return self.spec.pixel_size(self.resolution, self.aspect_ratio)
+        """Output size; ``auto`` follows the first reference (1:1 when its size is unknown)."""
+        ratio = self.resolved_aspect_ratio or catalog.AUTO_FALLBACK_RATIO
+        return self.spec.pixel_size(self.resolution, ratio)
 
     def estimate_cost(self) -> float:
         """Upper-bound cost in USD from the catalog's per-image price."""
@@ -239,6 +331,7 @@ class GenerationRequest:
             payload["output_format"] = self.output_format
         if self.callback_url:
             payload["callback_url"] = self.callback_url
+        upstream.place(payload, self.upstream_options(), self.upstream_placement)
         return payload
 
     def describe_payload(self) -> dict[str, Any]:
@@ -249,9 +342,11 @@ class GenerationRequest:
         return payload
 
     def cache_key(self) -> str:
-        """A stable hash of everything that determines the output."""
+        """A stable hash of everything that determines the output (whatever the placement)."""
         body = self.to_payload()
         body.pop("callback_url", None)
+        body.pop(catalog.EXTRA_KEY, None)
+        body.update(self.upstream_options())
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -264,7 +359,13 @@ class GenerationRequest:
         if not isinstance(payload, Mapping):
             raise _fail("body", type(payload).__name__, "a JSON object")
         known = {f.name for f in fields(cls)}
-        kwargs: dict[str, Any] = {k: v for k, v in payload.items() if k in known}
+        kwargs: dict[str, Any] = {
+            k: v for k, v in payload.items() if k in known and k not in _WHOLE_API_FIELDS
+        }
+        kwargs.update(upstream.options_from_payload(payload, known))
+        model = payload.get("model")
+        if isinstance(model, str) and catalog.find_model(model) is None:
+            kwargs["strict"] = False  # it was sent: an id the catalog does not know
         if "prompt" not in kwargs:
             raise _fail("prompt", None, "the prompt is required")
         if "model" not in payload:
@@ -282,3 +383,24 @@ class GenerationRequest:
                 else catalog.DEFAULT_GROUP_SIZE
             )
         return cls(**kwargs)
+
+
+# Fields ``from_payload`` rebuilds from wire keys (``upstream.options_from_payload``).
+_WHOLE_API_FIELDS = frozenset(
+    {
+        "extra",
+        "optimize_prompt",
+        "web_search",
+        "upstream_placement",
+        "strict",
+        "price_per_image_usd",
+    }
+)
+
+__all__ = [
+    "GenerationRequest",
+    "LimitWarning",
+    "UnknownModelWarning",
+    "check_image_url",
+    "resolve_model",
+]

@@ -78,6 +78,16 @@ SETTINGS: Final[dict[str, Setting]] = {
     "confirm_above_usd": Setting(
         1.0, "a sweep, comparison or batch estimated above this (USD) needs confirm=True"
     ),
+    # the whole API (issue 15)
+    "strict_models": Setting(True, "refuse model ids the catalog does not know"),
+    "price_per_image_usd": Setting(
+        None, "the per-image price (USD) of model ids the catalog does not know"
+    ),
+    "upstream_placement": Setting(
+        catalog.DEFAULT_UPSTREAM_PLACEMENT,
+        "where upstream options go: 'top-level' keys or one 'extra' object",
+    ),
+    "wait": Setting("poll", "how a generation waits: 'poll' (submit, then poll) or 'sync'"),
 }
 
 

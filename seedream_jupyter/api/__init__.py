@@ -6,6 +6,7 @@
 - ``experiments``: ``sweep`` (planned and priced before sending: ``plan_sweep``);
   ``comparison``: ``compare``.
 - ``origins``: ``replay(path)``, ``lineage``; ``edit`` / ``image2image`` that remember their parent.
+- ``presets``: ``preset(...)``, the helpers with defaults bound.
 - ``job``: ``Job``, one generation on the private loop; ``state``: ``JobState``.
 - ``finish``: a completed task's images to disk and a Result.
 - ``archive`` and ``recovery``: the history: list, load, resume, spend, export, prune.
@@ -43,6 +44,7 @@ from .helpers import (
 from .job import Job, JobListener
 from .many import batch
 from .origins import aedit, aimage2image, edit, image2image, lineage, replay
+from .presets import Preset, preset
 from .recovery import Resumed
 from .state import JobState
 from .waiting import SimulatorWarning
@@ -54,6 +56,7 @@ __all__ = [
     "Job",
     "JobListener",
     "JobState",
+    "Preset",
     "Resumed",
     "SimulatorWarning",
     "SpendTable",
@@ -80,6 +83,7 @@ __all__ = [
     "parse_axes",
     "plan_compare",
     "plan_sweep",
+    "preset",
     "prune",
     "reference",
     "replay",

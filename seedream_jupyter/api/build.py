@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import enum
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, Final
 
+from .. import catalog
 from ..errors import ValidationError
 from ..images import to_image_urls
 from ..request import GenerationRequest
 from ..session import session
+from .waiting import user_stacklevel
 
 
 class Unset(enum.Enum):
@@ -31,6 +34,8 @@ UNSET: Final = Unset.UNSET
 REQUEST_FIELDS: Final = frozenset(f.name for f in fields(GenerationRequest))
 # The fields whose default is a session setting (``%config SeedreamMagic.<name>``).
 _SESSION_DEFAULTS: Final = ("model", "aspect_ratio", "resolution", "watermark")
+# How a generation waits: submit then poll, or POST /v1/tasks/sync (the server holds the answer).
+WAIT_MODES: Final = ("poll", "sync")
 
 
 def build_request(
@@ -39,9 +44,15 @@ def build_request(
     model: str | None = None,
     images: object = None,
     group_size: int | None = None,
+    warn: bool = True,
     **params: Any,
 ) -> GenerationRequest:
-    """A validated request from helper arguments (images of any accepted kind)."""
+    """A validated request from helper arguments (images of any accepted kind).
+
+    ``warn``: say what is sent anyway (an id the catalog does not know, a limit only
+    upstream states) as a ``UserWarning``; callers that show ``request.warnings()``
+    themselves (the panel) pass False.
+    """
     unknown = set(params) - REQUEST_FIELDS
     if unknown:
         name = sorted(unknown)[0]
@@ -54,7 +65,38 @@ def build_request(
         clean[name] = session().get(name, clean.get(name))
     if group_size is not None:
         clean["max_images"] = group_size
-    return GenerationRequest(prompt=prompt, image_urls=to_image_urls(images), **clean)
+    _whole_api_defaults(clean)
+    request = GenerationRequest(prompt=prompt, image_urls=to_image_urls(images), **clean)
+    if warn:
+        for warning in request.warnings():
+            warnings.warn(warning, stacklevel=user_stacklevel())
+    return request
+
+
+def _whole_api_defaults(clean: dict[str, Any]) -> None:
+    """Session settings for strictness, placement and the price of unknown ids."""
+    clean["strict"] = session().get("strict_models", clean.get("strict"))
+    clean["upstream_placement"] = session().get(
+        "upstream_placement", clean.get("upstream_placement")
+    )
+    model = clean.get("model")
+    unknown_id = isinstance(model, str) and catalog.find_model(model) is None
+    if unknown_id and clean.get("price_per_image_usd") is None:
+        clean["price_per_image_usd"] = session().get("price_per_image_usd")
+
+
+def resolve_wait(value: str | Unset) -> str:
+    """``poll`` or ``sync`` (the session's ``wait`` setting when unset); checked before sending."""
+    if value is UNSET:
+        value = session().get("wait")
+    if value not in WAIT_MODES:
+        raise ValidationError(
+            "wait",
+            value,
+            "'poll' (submit, then poll) or 'sync' (POST /v1/tasks/sync: the server answers "
+            "when the task ends)",
+        )
+    return str(value)
 
 
 def resolve_timeout(value: float | Unset | None) -> float | None:

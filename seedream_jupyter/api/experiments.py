@@ -36,6 +36,7 @@ from .build import (
     check_concurrency,
     resolve_cache,
     resolve_timeout,
+    resolve_wait,
 )
 from .helpers import start
 from .job import JobListener
@@ -45,7 +46,7 @@ from .waiting import refresh, say_if_simulated, wait_first
 logger = logging.getLogger("seedream_jupyter")
 Axes = str | Sequence[str] | None
 Adjust = Callable[[dict[str, Any]], tuple[dict[str, Any], tuple[str, ...]]]
-OPTIONS: Final = ("timeout", "client", "cache")
+OPTIONS: Final = ("timeout", "client", "cache", "wait")
 # not request fields, but build_request takes them
 _BUILD_ONLY: Final = frozenset({"images", "group_size"})
 
@@ -95,6 +96,7 @@ class SweepPlan:
     timeout: float | None = None
     client: Client | None = None
     cache: bool = True
+    wait: str = "poll"
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -158,6 +160,7 @@ class SweepPlan:
             timeout=self.timeout,
             client=self.client,
             cache=self.cache,
+            wait=self.wait,
             on_job=on_job,
             title=f"{self.kind} of {len(requests)}",
             show_progress=show_progress,
@@ -270,6 +273,7 @@ def plan_sweep(
         timeout=resolve_timeout(options.get("timeout", UNSET)),
         client=options.get("client"),
         cache=resolve_cache(options.get("cache", UNSET)),
+        wait=resolve_wait(options.get("wait", UNSET)),
     )
 
 
@@ -295,7 +299,7 @@ def sweep(
     parameters; any other name fills ``{name}`` in the template. Non-list values are fixed,
     and so is ``images`` (one set of references for every combination; a list of lists
     sweeps over sets). ``rows`` / ``cols`` name the axes of ``grid()``'s rows and columns.
-    Also ``timeout``, ``client`` and ``cache`` as for ``generate``.
+    Also ``timeout``, ``client``, ``cache`` and ``wait`` as for ``generate``.
 
     >>> s = sweep("a {animal}, {style} style", animal=["fox", "owl"], style=["ink", "oil"])
     >>> s.grid(rows="animal", cols="style")

@@ -4,6 +4,11 @@ Each validates everything before sending, shows live progress in the caller's fr
 it waits (a notebook cell or a terminal line, chosen at call time), and returns a ``Result``
 whose ``.images`` are PIL images. Unset keywords take the session's settings
 (``%config SeedreamMagic.model = ...`` reaches them).
+
+The whole API reaches them too: ``extra={...}`` (upstream keys sent as they are),
+``optimize_prompt=``, ``web_search=``, ``callback_url=``, ``wait="sync"``, ``strict=False``
+(a model id the catalog does not know) with ``price_per_image_usd=``. ``preset`` binds
+defaults to all of them (``api.presets``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from ..request import GenerationRequest
 from ..results import Result
 from ..session import ProgressView, session
 from ..store import Store
-from .build import UNSET, Unset, build_request, resolve_cache, resolve_timeout
+from .build import UNSET, Unset, build_request, resolve_cache, resolve_timeout, resolve_wait
 from .job import Job
 from .waiting import TICK_SECONDS, refresh, say_if_simulated, wait_first
 
@@ -30,8 +35,13 @@ def start(
     cache: bool | Unset = UNSET,
     store: Store | None = None,
     budget_usd: float | None = None,
+    wait: str | Unset = UNSET,
 ) -> Job:
-    """Start a generation in the background and return its Job at once."""
+    """Start a generation in the background and return its Job at once.
+
+    ``wait="sync"`` submits with POST /v1/tasks/sync (see ``Job``); default: the session's
+    ``wait`` setting, ``"poll"``.
+    """
     return Job(
         request,
         client,
@@ -39,13 +49,18 @@ def start(
         cache=resolve_cache(cache),
         store=store,
         budget_usd=budget_usd,
+        wait=resolve_wait(wait),
     )
 
 
 def _start_shown(
-    request: GenerationRequest, timeout: float | Unset | None, client: Client | None, cache: Any
+    request: GenerationRequest,
+    timeout: float | Unset | None,
+    client: Client | None,
+    cache: Any,
+    wait: str | Unset,
 ) -> tuple[Job, ProgressView | None]:
-    job = start(request, client=client, timeout=timeout, cache=cache)
+    job = start(request, client=client, timeout=timeout, cache=cache, wait=wait)
     view = session().progress(request.prompt)
     if view is not None:
         view.add(job)
@@ -53,12 +68,18 @@ def _start_shown(
 
 
 def _run_helper(
-    prompt: str, timeout: float | Unset | None, client: Client | None, cache: Any, **kw: Any
+    prompt: str,
+    timeout: float | Unset | None,
+    client: Client | None,
+    cache: Any,
+    wait: str | Unset = UNSET,
+    **kw: Any,
 ) -> Result:
     request = build_request(prompt, **kw)
-    resolve_timeout(timeout)  # a bad timeout is refused before anything is sent
+    resolve_timeout(timeout)  # a bad timeout (or wait) is refused before anything is sent
+    resolve_wait(wait)
     _loop.refuse_in_loop_thread("a sync helper (generate, edit, group, ...)")
-    job, view = _start_shown(request, timeout, client, cache)
+    job, view = _start_shown(request, timeout, client, cache, wait)
     try:
         wait_first([job.future], view)
         result = job.wait()
@@ -72,10 +93,15 @@ def _run_helper(
 
 
 async def _arun_helper(
-    prompt: str, timeout: float | Unset | None, client: Client | None, cache: Any, **kw: Any
+    prompt: str,
+    timeout: float | Unset | None,
+    client: Client | None,
+    cache: Any,
+    wait: str | Unset = UNSET,
+    **kw: Any,
 ) -> Result:
     request = build_request(prompt, **kw)
-    job, view = _start_shown(request, timeout, client, cache)
+    job, view = _start_shown(request, timeout, client, cache, wait)
     waiting = asyncio.ensure_future(job._await())
     try:
         while not waiting.done():
@@ -105,13 +131,32 @@ def generate(
     timeout: float | Unset | None = UNSET,
     client: Client | None = None,
     cache: bool | Unset = UNSET,
+    wait: str | Unset = UNSET,
+    extra: dict[str, Any] | None = None,
+    optimize_prompt: str | None = None,
+    web_search: bool = False,
+    callback_url: str | None = None,
+    strict: bool | None = None,
     **params: Any,
 ) -> Result:
     """Generate images and return a Result whose ``.images`` are PIL images.
 
-    Unset ``model``, ``aspect_ratio``, ``resolution``, ``watermark``, ``timeout`` and
-    ``cache`` come from the session (``%config SeedreamMagic.*``, then the environment).
-    ``timeout`` bounds the whole generation (submit, polls and downloads; None: no limit).
+    Unset ``model``, ``aspect_ratio``, ``resolution``, ``watermark``, ``timeout``, ``cache``,
+    ``wait`` and ``strict`` come from the session (``%config SeedreamMagic.*``, then the
+    environment). ``timeout`` bounds the whole generation (submit, polls and downloads;
+    None: no limit).
+
+    ``seed``: -1 is random; a fixed seed reproduces *similar* (not identical) results, and an
+    identical fixed-seed request already in the history is answered from disk, with nothing
+    billed (``cache=False`` pays for a new one).
+
+    The whole API: ``extra`` is merged into the body as upstream options (it can never set
+    a validated field); ``optimize_prompt="standard"|"fast"`` and ``web_search=True`` are
+    checked against the model; where they go (top-level keys, or one ``extra`` object: the
+    gateway's choice is not confirmed) is the session's ``upstream_placement``.
+    ``callback_url`` gets a POST when the task ends. ``wait="sync"`` uses POST
+    /v1/tasks/sync (no poll delay; see ``Job``). ``strict=False`` sends a model id the
+    catalog does not know, with generic rules and an unknown price (``price_per_image_usd=``).
 
     >>> res = generate("a red fox in snow", model="4.5", aspect_ratio="16:9")
     >>> res.images[0].size
@@ -122,6 +167,12 @@ def generate(
         timeout,
         client,
         cache,
+        wait,
+        extra=extra,
+        optimize_prompt=optimize_prompt,
+        web_search=web_search,
+        callback_url=callback_url,
+        strict=strict,
         model=model,
         n=n,
         seed=seed,
@@ -148,6 +199,12 @@ async def agenerate(
     timeout: float | Unset | None = UNSET,
     client: Client | None = None,
     cache: bool | Unset = UNSET,
+    wait: str | Unset = UNSET,
+    extra: dict[str, Any] | None = None,
+    optimize_prompt: str | None = None,
+    web_search: bool = False,
+    callback_url: str | None = None,
+    strict: bool | None = None,
     **params: Any,
 ) -> Result:
     """``generate`` for ``await`` (works in a notebook cell's running loop)."""
@@ -156,6 +213,12 @@ async def agenerate(
         timeout,
         client,
         cache,
+        wait,
+        extra=extra,
+        optimize_prompt=optimize_prompt,
+        web_search=web_search,
+        callback_url=callback_url,
+        strict=strict,
         model=model,
         n=n,
         seed=seed,

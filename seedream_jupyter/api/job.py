@@ -4,6 +4,11 @@ Cache look-up, budget check, submit, wait, download to disk, Result — all with
 ``Deadline`` (the caller's ``timeout``). The task id is written to history the moment the
 server returns it, so a timeout, an interrupt or a crash never loses it; its images are on
 disk before their links expire. Observe a job with ``subscribe``; stop it with ``cancel``.
+
+``wait="sync"`` submits with POST /v1/tasks/sync: the server answers when the task ends (no
+poll delay), or with the task still processing, which is then polled as usual. Either way the
+id is recorded as soon as the answer arrives; a connection lost before it is an ambiguous
+submit, kept in the history as lost and never resubmitted.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from ..request import GenerationRequest
 from ..results import Result
 from ..session import session
 from ..store import Store
-from ..task import Task, TaskStatus
+from ..task import Task, TaskStatus, raise_for_terminal
 from .finish import finish
 from .state import JobState
 
@@ -65,8 +70,10 @@ class Job:
         cache: bool = True,
         store: Store | None = None,
         budget_usd: float | None = None,
+        wait: str = "poll",
     ) -> None:
         self.request = request
+        self.wait_mode = wait  # "poll" or "sync" (see the module docstring)
         self.client = client or session().client()
         self.timeout = timeout
         self.cache = cache
@@ -188,7 +195,10 @@ class Job:
                 )
                 raise asyncio.CancelledError
             try:
-                task = await aio.submit(self.request, timeout=deadline)
+                if self.wait_mode == "sync":
+                    task = await aio.submit_and_wait(self.request, timeout=deadline, poll=False)
+                else:
+                    task = await aio.submit(self.request, timeout=deadline)
             except SeedreamError as exc:
                 if exc.maybe_submitted and store is not None:
                     await asyncio.to_thread(self._record_unknown_submit, store)
@@ -209,17 +219,21 @@ class Job:
         self._emit()
         if self._cancel_requested:
             await self._cancel_async()
-        self._waiter = asyncio.ensure_future(
-            aio.wait(
-                task.task_id,
-                timeout=deadline,
-                on_progress=self._on_progress,
-                just_submitted=True,
+        if task.status is TaskStatus.COMPLETED:  # a sync submit answered with the images
+            done = task
+        else:
+            raise_for_terminal(task)  # a sync submit may answer with a failed task
+            self._waiter = asyncio.ensure_future(
+                aio.wait(
+                    task.task_id,
+                    timeout=deadline,
+                    on_progress=self._on_progress,
+                    just_submitted=True,
+                )
             )
-        )
-        if self._stop is not None:
-            self._waiter.cancel()
-        done = await self._waiter
+            if self._stop is not None:
+                self._waiter.cancel()
+            done = await self._waiter
         self.state = JobState.DOWNLOADING
         self._emit()
         return await finish(
@@ -271,6 +285,12 @@ class Job:
         limit = session().budget_usd(self.budget_usd)
         if limit is None:
             return
+        if not self.request.price_known:
+            raise BudgetExceededError(
+                f"{self.request.model} is not in the catalog and has no price, so the "
+                f"${limit:.2f} budget cannot hold it; nothing was sent. Pass "
+                "price_per_image_usd= (or %config SeedreamMagic.price_per_image_usd) to price it."
+            )
         if store is None:
             raise BudgetExceededError(
                 "a spend budget is set but the history that counts spending is unavailable, "

@@ -26,6 +26,7 @@ from .build import (
     check_concurrency,
     resolve_cache,
     resolve_timeout,
+    resolve_wait,
 )
 from .helpers import start
 from .job import Job, JobListener
@@ -72,6 +73,7 @@ def run_all(
     title: str | None = None,
     show_progress: bool = True,
     view: ProgressView | None = None,
+    wait: str = "poll",
 ) -> tuple[dict[int, Result | BaseException], bool]:
     """Run validated requests with at most ``concurrency`` in flight: the outcome of each, by
     position, and whether a progress view showed them (it then said SIMULATED already).
@@ -86,7 +88,7 @@ def run_all(
         while pending or running:
             while pending and len(running) < concurrency:
                 index, request = pending.pop(0)
-                job = start(request, client=client, timeout=timeout, cache=cache)
+                job = start(request, client=client, timeout=timeout, cache=cache, wait=wait)
                 if view is not None:
                     view.add(job)
                 if on_job is not None:
@@ -124,14 +126,19 @@ def batch(
     labels: Sequence[str] | None = None,
     on_job: JobListener | None = None,
     confirm: bool = False,
+    wait: str | Unset = UNSET,
 ) -> ResultSet:
     """Run many requests with at most ``concurrency`` in flight; all validated before any is sent.
 
-    Failures do not stop the others: they are listed in ``ResultSet.failures``. A billed
-    batch estimated above ``confirm_above_usd`` (default $1) needs ``confirm=True``.
+    Failures do not stop the others: they are listed in ``ResultSet.failures``. Each item is
+    a prompt, a ``GenerationRequest`` or a dict of helper keywords (``extra``,
+    ``optimize_prompt``, ``callback_url``... included); ``wait="sync"`` submits each with
+    POST /v1/tasks/sync. A billed batch estimated above ``confirm_above_usd`` (default $1)
+    needs ``confirm=True``.
     """
     check_concurrency(concurrency)
     seconds, use_cache = resolve_timeout(timeout), resolve_cache(cache)
+    wait_mode = resolve_wait(wait)
     prepared = [as_request(item) for item in requests]
     if labels is not None and len(labels) != len(prepared):
         raise ValidationError(
@@ -146,6 +153,7 @@ def batch(
         client=client,
         cache=use_cache,
         on_job=on_job,
+        wait=wait_mode,
     )
     done = [i for i in range(len(prepared)) if isinstance(outcomes.get(i), Result)]
     results: list[Result] = [outcome for i in done if isinstance(outcome := outcomes[i], Result)]

@@ -32,7 +32,7 @@ from ..errors import (
 )
 from ..request import GenerationRequest
 from ..task import Task, TaskStatus, is_task_id, raise_for_terminal
-from . import downloads, http
+from . import downloads, http, sync_submit
 from .polling import PollPolicy, ProgressTracker
 from .retry import Deadline, DeadlineExceeded, Retry, with_retries
 
@@ -161,7 +161,11 @@ class AsyncClient:
         """One request and its status: ``Retry`` for transient trouble, else the response."""
         try:
             response = await self._client().request(
-                method, url, json=body, headers=self._auth_for(url)
+                method,
+                url,
+                json=body,
+                headers=self._auth_for(url),
+                timeout=sync_submit.request_timeout(self._timeout),  # a held answer reads longer
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # It never reached the server: another try cannot bill twice, even for a submit.
@@ -288,6 +292,9 @@ class AsyncClient:
             timed_out,
         )
         return task
+
+    # POST /v1/tasks/sync: the server holds the answer until the task ends (see sync_submit)
+    submit_and_wait = sync_submit.submit_and_wait
 
     def _task_path(self, task_id: str, suffix: str = "") -> str:
         if not is_task_id(task_id):

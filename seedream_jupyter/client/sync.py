@@ -102,6 +102,36 @@ class Client:
             )
         raise KeyboardInterrupt(f"interrupted while submitting: {outcome}") from None
 
+    def submit_and_wait(
+        self,
+        request: GenerationRequest | None = None,
+        /,
+        *,
+        timeout: Timeout = 300.0,
+        poll: bool = True,
+        on_progress: ProgressCallback | None = None,
+        **params: Any,
+    ) -> Task:
+        """``AsyncClient.submit_and_wait``: POST /v1/tasks/sync, then poll if still running.
+
+        A Ctrl-C while the server holds the answer closes the connection: the task may
+        exist and be billed, and its id never arrived (the error says so).
+        """
+        _loop.refuse_in_loop_thread("Client.submit_and_wait")
+        future = _loop.submit(
+            self.aio.submit_and_wait(
+                request, timeout=timeout, poll=poll, on_progress=on_progress, **params
+            )
+        )
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            future.cancel()
+            raise KeyboardInterrupt(
+                "interrupted during a sync submit: the task may exist and be billed; check "
+                "sj.history() and the provider's console"
+            ) from None
+
     def get(self, task_id: str, *, timeout: Timeout = None) -> Task:
         return self._run(self.aio.get(task_id, timeout=timeout))
 

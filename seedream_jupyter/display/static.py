@@ -193,10 +193,11 @@ def count_label(request: GenerationRequest) -> str:
 
 
 def header_text(request: GenerationRequest) -> str:
-    """``doubao-seedream-4.5 · group ×4 · 16:9 · 2K · ≈ $0.12``"""
+    """``doubao-seedream-4.5 · group ×4 · 16:9 · 2K · ≈ $0.12`` (``auto → 9:16``, ``price
+    unknown`` for a model id the catalog does not know)."""
     return (
-        f"{request.model} · {count_label(request)} · {request.aspect_ratio} · "
-        f"{request.resolution} · ≈ ${request.estimate_cost():.2f}"
+        f"{request.model} · {count_label(request)} · {request.ratio_label} · "
+        f"{request.resolution} · {request.cost_text(2)}"
     )
 
 
@@ -205,7 +206,7 @@ def status_line(snap: Snapshot) -> str:
     if snap.state is JobState.PROCESSING:
         label = f"{label} {snap.progress}%"
     if snap.from_cache:
-        label += " (from cache)"
+        label += f" ({results.FROM_CACHE_NOTE})"
     return label
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
-from .. import images
+from .. import catalog, images
 from ..api import HistoryList, SpendTable
 from ..api.archive import when
 
@@ -71,7 +71,7 @@ def history_html(records: HistoryList) -> str:
                 html.escape(rec.action or ""),
                 str(len(rec.images)),
                 "" if rec.seed is None else str(rec.seed),
-                f"${rec.cost_usd:.4f}",
+                cost_cell(rec.model, rec.cost_usd),
                 kind,
                 f'<span title="{html.escape(prompt)}">{html.escape(short)}</span>',
             ]
@@ -96,6 +96,13 @@ def history_html(records: HistoryList) -> str:
     return _table(headers, rows, caption)
 
 
+def cost_cell(model: str | None, cost_usd: float) -> str:
+    """``$0.0298``; ``price unknown`` for an unpriced id the catalog does not know."""
+    if not cost_usd and model and model not in catalog.MODELS:
+        return "price unknown"
+    return f"${cost_usd:.4f}"
+
+
 def spend_html(table: SpendTable) -> str:
     rows = [
         [
@@ -104,7 +111,7 @@ def spend_html(table: SpendTable) -> str:
             "simulated (free)" if r.simulated else "real",
             str(r.tasks),
             str(r.images),
-            f"${r.cost_usd:.4f}",
+            cost_cell(r.model, r.cost_usd),
         ]
         for r in table
     ]

@@ -43,7 +43,8 @@ function render({ model, el }) {
   const head = h("div", "sj-head");
   const title = h("span", "sj-title");
   const badges = h("span", "sj-badges");
-  const cacheBadge = h("span", "sj-badge sj-badge-cache", "from cache");
+  const cacheBadge = h("span", "sj-badge sj-badge-cache", "from history · nothing billed");
+  cacheBadge.title = "From the history on disk: nothing billed (an identical fixed-seed request was made before).";
   const simBadge = h("span", "sj-badge sj-badge-sim", "SIMULATED");
   simBadge.title = "Synthetic image from the simulator — not a Seedream image. Set WAVE_API_KEY for real images.";
   badges.append(cacheBadge, simBadge);
@@ -121,7 +122,7 @@ function render({ model, el }) {
       model.get("count_label"),
       model.get("aspect_ratio"),
       model.get("resolution"),
-      `≈ $${Number(model.get("estimated_cost")).toFixed(2)}`,
+      model.get("price_known") ? `≈ $${Number(model.get("estimated_cost")).toFixed(2)}` : "price unknown",
     ];
     title.textContent = parts.filter(Boolean).join(" · ");
     title.title = model.get("pixel_size") ? `${model.get("pixel_size")} px per image` : "";
@@ -248,7 +249,7 @@ function render({ model, el }) {
   model.on("change:clock", () => {
     skew = Date.now() / 1000 - model.get("clock");
   });
-  for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "estimated_cost", "prompt", "simulated", "from_cache"]) {
+  for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "estimated_cost", "price_known", "prompt", "simulated", "from_cache"]) {
     model.on(`change:${name}`, renderHeader);
   }
   for (const name of ["status", "status_label", "active", "indeterminate", "progress", "task_id", "message", "error", "hint", "done", "blocking", "cancelling", "finished_at"]) {

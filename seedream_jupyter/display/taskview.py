@@ -64,6 +64,7 @@ class TaskView(anywidget.AnyWidget):
     resolution = t.Unicode("").tag(sync=True)
     pixel_size = t.Unicode("").tag(sync=True)
     estimated_cost = t.Float(0.0).tag(sync=True)
+    price_known = t.Bool(True).tag(sync=True)  # False: a model id the catalog does not know
     prompt = t.Unicode("").tag(sync=True)
     simulated = t.Bool(False).tag(sync=True)
     from_cache = t.Bool(False).tag(sync=True)
@@ -123,12 +124,13 @@ class TaskView(anywidget.AnyWidget):
             self.model_name = request.model
             self.action = request.action
             self.count_label = static.count_label(request)
-            self.aspect_ratio = request.aspect_ratio
+            self.aspect_ratio = request.ratio_label  # "auto → 9:16" follows the reference
             self.resolution = request.resolution
             self.pixel_size = f"{width}×{height}"
             self.expected_images = request.output_count
             self.placeholder_ratio = width / height
             self.estimated_cost = request.estimate_cost()
+            self.price_known = request.price_known
             self.prompt = request.prompt
             self.started_at = job.started_at
             self.blocking = blocking

@@ -22,6 +22,7 @@ from IPython.utils import process as _process
 
 from .. import catalog
 from ..errors import ValidationError
+from . import whole_api
 
 HELP_HINT = "see %%seedream? for the options"
 
@@ -91,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"number of images, {catalog.MIN_IMAGES}-{catalog.MAX_IMAGES} (default 1)",
     )
     p.add_argument(
-        "-s", "--seed", type=_seed, help="seed; -1 = random (default), same seed ⇒ same image"
+        "-s",
+        "--seed",
+        type=_seed,
+        help="seed; -1 = random (default). A fixed seed reproduces similar (not identical) "
+        "results; an identical fixed-seed request already in the history is answered from "
+        "disk, nothing billed (--no-cache to pay for a new one)",
     )
     p.add_argument(
         "-a",
@@ -176,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send a sweep above %%config SeedreamMagic.confirm_above_usd without asking",
     )
+    whole_api.add_options(p)
     p.add_argument("-h", "--help", action="store_true", help="show this help")
     return p
 
@@ -208,6 +215,15 @@ class CellArgs:
     skip_invalid: bool = False
     confirm: bool = False
     help: bool = False
+    # the whole API
+    extra: list[tuple[str, Any]] = field(default_factory=list)
+    optimize_prompt: str | None = None
+    web_search: bool = False
+    callback_url: str | None = None
+    wait: str | None = None
+    preset: str | None = None
+    no_strict: bool = False
+    price: float | None = None
 
 
 def split_line(line: str) -> list[str]:

@@ -22,12 +22,13 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from .. import api, catalog
+from .. import api, catalog, upstream
 from ..errors import SeedreamError, ValidationError
 from ..request import GenerationRequest
 from ..session import SETTINGS, session
 from . import args as magic_args
 from . import commands as magic_commands
+from . import whole_api
 from .help import help_text
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def _short_error(exc: BaseException) -> BaseException:
 
 
 @magics_class
-class SeedreamMagic(Magics):
+class SeedreamMagic(Magics, whole_api.WholeApiSettings):
     """Generate images with ByteDance Seedream from a cell: ``%%seedream [options] [VAR <<]``."""
 
     model = Unicode(
@@ -109,12 +110,18 @@ class SeedreamMagic(Magics):
     def _valid_model(self, proposal: Any) -> str:
         name = str(proposal["value"])
         spec = catalog.find_model(name)
+        # strict_models may come later in the same config: read it there too
+        configured = self.config.get(type(self).__name__, {}).get("strict_models", True)
+        strict = self.strict_models and configured is not False
+        if spec is None and not strict and catalog.MODEL_ID_PATTERN.match(name):
+            return name  # sent with generic rules (strict_models = False)
         if spec is None:
-            hint = catalog.suggest_model(name)
+            hint = upstream.typo_hint(name)
             did_you_mean = f"did you mean {hint!r}? " if hint else ""
             raise TraitError(
                 f"unknown model {name!r}: {did_you_mean}choose one of "
-                f"{', '.join(catalog.MODEL_IDS)}"
+                f"{', '.join(catalog.MODEL_IDS)}, or set %config SeedreamMagic.strict_models = "
+                "False first to send an id the catalog does not know"
             )
         return spec.id
 
@@ -193,8 +200,11 @@ class SeedreamMagic(Magics):
         return self.shell.user_ns if self.shell is not None else {}
 
     def build_request(self, args: magic_args.CellArgs, prompt: str) -> GenerationRequest:
-        """The request a cell describes; unset options take the session's settings."""
+        """The request a cell describes; unset options take the preset's defaults (--preset),
+        then the session's settings."""
+        preset = whole_api.find_preset(args.preset, self.user_ns)
         urls = magic_args.resolve_images(args.image, self.user_ns)
+        action: str | None
         if args.group is not None:
             if args.action not in (None, "group"):
                 raise UsageError(
@@ -206,10 +216,14 @@ class SeedreamMagic(Magics):
                 )
             action = "group"
         else:
-            action = args.action or ("image2image" if urls else "generate")
+            fallback = None if preset is not None else "generate"  # a preset's action stands
+            action = args.action or ("image2image" if urls else fallback)
+        build = preset.request if preset is not None else api.build_request
         try:
-            return api.build_request(
+            return build(
                 prompt,
+                warn=False,  # the cell says them itself (``_cell``), every time
+                **whole_api.request_options(args),
                 model=args.model,
                 action=action,
                 n=args.n,
@@ -235,11 +249,21 @@ class SeedreamMagic(Magics):
             return run_sweep(self, args, cell)
         prompt = magic_args.interpolate(cell, self.user_ns)
         request = self.build_request(args, prompt)
+        for warning in request.warnings():  # sent anyway: an unknown id, an upstream limit
+            print(f"{type(warning).__name__}: {warning}", file=sys.stderr)
+        preset = whole_api.find_preset(args.preset, self.user_ns)
+        bound = dict(preset.defaults) if preset is not None else {}
+        wait = args.wait or bound.get("wait", api.UNSET)
         if args.dry_run:
-            return self._dry_run(request, args.var)
+            return self._dry_run(request, args.var, wait)
         timeout = api.UNSET if args.timeout is None else (args.timeout or None)
+        if args.timeout is None and "timeout" in bound:
+            timeout = bound["timeout"]
+        cache = False if args.no_cache else bound.get("cache", api.UNSET)
         try:
-            job = api.start(request, timeout=timeout, cache=False if args.no_cache else api.UNSET)
+            job = api.start(
+                request, timeout=timeout, cache=cache, wait=wait, client=bound.get("client")
+            )
         except SeedreamError as exc:  # e.g. an unreadable WAVE_API_KEY_FILE
             raise _short_error(exc) from None
         self.jobs.append(job)
@@ -247,17 +271,12 @@ class SeedreamMagic(Magics):
             return self._run_text(job, args)
         return self._run_widget(job, args)
 
-    def _dry_run(self, request: GenerationRequest, var: str | None) -> None:
+    def _dry_run(self, request: GenerationRequest, var: str | None, wait: Any) -> None:
         payload = request.describe_payload()
-        spec = request.spec
-        count = request.output_count
         print(f"dry run: nothing sent. Requests would go to {magic_commands.target_text()}.")
-        print(
-            f"estimated cost: ≈ ${request.estimate_cost():.4f} (up to {count} image"
-            f"{'s' if count != 1 else ''} × ${catalog.format_price(spec.price_per_image_usd)}); "
-            f"{request.pixel_size[0]}×{request.pixel_size[1]} px each"
-        )
-        print("POST /v1/tasks")
+        print(whole_api.cost_line(request))
+        sync = (session().get("wait") if wait is api.UNSET else wait) == "sync"
+        print("POST /v1/tasks/sync" if sync else "POST /v1/tasks")
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         if var is not None:
             self.user_ns[var] = request.to_payload()

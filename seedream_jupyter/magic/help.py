@@ -41,6 +41,29 @@ def _resolutions_block() -> str:
     return "\n".join(lines)
 
 
+def _upstream_block() -> str:
+    lines = []
+    for option in catalog.UPSTREAM_OPTIONS.values():
+        takers = [
+            s.id.removeprefix("doubao-seedream-")
+            for s in catalog.MODELS.values()
+            if s.takes(option.name)
+        ]
+        lines.append(f"  {option.name:<16} {option.help} · on {', '.join(takers)}")
+    return "\n".join(lines)
+
+
+def _limits_block() -> str:
+    lines = []
+    for limit in catalog.LIMITS.values():
+        if limit.inferred:
+            how = f"inferred: {limit.source}"
+        else:
+            how = f"{'refused' if limit.refused else 'warned, not refused'}; {limit.source}"
+        lines.append(f"  {limit.text}: {limit.shown()} ({how})")
+    return "\n".join(lines)
+
+
 def help_text() -> str:
     """The docstring of ``%%seedream`` / ``%seedream``."""
     usage = PARSER.format_help().replace("usage: ", "", 1)
@@ -66,7 +89,24 @@ Models:
 Actions:
 {actions}
 
-Aspect ratios: {" ".join(catalog.ASPECT_RATIOS)}  ("auto": follow the reference image)
+Aspect ratios: {" ".join(catalog.ASPECT_RATIOS)}
+  ("auto": the first reference image's ratio, so it needs -i)
+
+Seeds: -1 is random. A fixed seed reproduces similar (not identical) results. An identical
+fixed-seed request already in the history is answered from disk, and the views say so:
+"from the history on disk: nothing billed"; --no-cache pays for a new one.
+
+Upstream options (sent where %config SeedreamMagic.upstream_placement says: top-level keys,
+the default, or one "extra" object; which one the gateway wants is not confirmed):
+{_upstream_block()}
+  --extra KEY=VALUE sends any other upstream key as is; never a validated field (seed, n, ...)
+
+Model ids the catalog does not know (e.g. doubao-seedream-5.0-pro) are refused; --no-strict
+(or %config SeedreamMagic.strict_models = False) sends them with model-independent rules
+and an unknown price (--price USD prices them; a budget refuses them until then).
+
+Limits:
+{_limits_block()}
 
 Resolutions:
 {_resolutions_block()}
@@ -85,4 +125,10 @@ Examples:
 
     %%seedream -i sketch.png --action image2image
     the same scene as a watercolour
+
+    %%seedream -m 5.0-lite --web-search --optimize-prompt standard --extra stream=false
+    today's weather over the Eiffel tower, as a poster
+
+    %%seedream --preset fox --wait sync --callback-url https://example.com/hook
+    a red fox in fresh snow
 """

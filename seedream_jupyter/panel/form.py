@@ -23,6 +23,7 @@ from ..catalog import ModelSpec
 from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..session import session
+from .advanced import AdvancedBox, size_text
 from .choices import LABEL_WIDTH, ChoiceGroup, not_offered_note, quiet_html, short_name, why_not
 from .prompt import PromptArea
 
@@ -153,6 +154,8 @@ class PanelForm:
         self.vary.add_class("sjp-vary")
         self.cost = widgets.HTML()
         self.cost.add_class("sjp-cost")
+        self.advanced = AdvancedBox()  # upstream options, extra JSON, callback URL
+        self.advanced.observe(self._changed)
 
         self.model.observe(lambda _c: self._on_model_change(), names="value")
         self.action.observe(lambda _v: self._on_action_change())
@@ -197,6 +200,7 @@ class PanelForm:
                 self.reference_message,
                 self.vary,
                 self.not_offered,
+                self.advanced.box,
             ]
         )
         self.box.add_class("sjp-form")
@@ -222,6 +226,7 @@ class PanelForm:
     def _apply_model(self, *, announce: bool) -> None:
         spec = self.spec
         self.model_summary.value = spec.summary
+        self.advanced.apply_model(spec)
         switched: list[str] = []
         groups: tuple[tuple[str, ChoiceGroup, str], ...] = (
             ("action", self.action, catalog.DEFAULT_ACTION),
@@ -392,22 +397,21 @@ class PanelForm:
             params["group_size"] = count
         else:
             params["n"] = count
+        params.update(self.advanced.params())
         return params
 
     def request(self) -> GenerationRequest:
-        """The validated request the form describes; ValidationError names what to fix."""
-        return build_request(str(self.prompt.value), **self.params())
+        """The validated request the form describes; ValidationError names what to fix.
+        What is sent anyway (``request.warnings()``) the panel shows itself."""
+        return build_request(str(self.prompt.value), warn=False, **self.params())
 
     def update_cost(self) -> None:
         spec = self.spec
         count = int(self.count.value)
         price = spec.price_per_image_usd
         up_to = "up to " if self.action.value == "group" else ""
-        try:
-            width, height = spec.pixel_size(self.resolution.value, self.aspect_ratio.value)
-            size = f" · {width}×{height} px"
-        except KeyError:
-            size = ""
+        refs = [ref.url for ref in self.references]
+        size = size_text(spec, self.resolution.value, self.aspect_ratio.value, refs)
         text = (
             f"≈ ${count * price:.4f} ({up_to}{count} image{'s' if count != 1 else ''} "
             f"× ${catalog.format_price(price)}){size}"

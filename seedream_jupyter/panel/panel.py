@@ -35,6 +35,7 @@ from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..results import Result, Sweep
 from ..session import SIMULATOR_NOTICE, session
+from .advanced import warnings_text
 from .choices import quiet_html
 from .compare import CompareRun, plan_from_form
 from .form import PanelForm, close_tree
@@ -170,7 +171,8 @@ class Panel:
         on_done = getattr(run.view, "on_done", None)
         if callable(on_done):  # images in the gallery: time to update the saved record
             on_done(lambda _view: self.record.refresh())
-        self.message.value = ""
+        # what is sent anyway (an unknown model id, a limit only upstream states), or nothing
+        self.message.value = message_html(warnings_text(request))
         self._update_banner()
         return run
 

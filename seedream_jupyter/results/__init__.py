@@ -10,11 +10,19 @@
 from __future__ import annotations
 
 from .hooks import connect
-from .result import GENERATOR, INFO_INDEX, INFO_TASK_ID, SIMULATED_MARK, Result
+from .result import (
+    FROM_CACHE_NOTE,
+    GENERATOR,
+    INFO_INDEX,
+    INFO_TASK_ID,
+    SIMULATED_MARK,
+    Result,
+)
 from .resultset import PANDAS_HINT, ResultSet, Scorer
 from .sweep import Combination, Sweep
 
 __all__ = [
+    "FROM_CACHE_NOTE",
     "GENERATOR",
     "INFO_INDEX",
     "INFO_TASK_ID",

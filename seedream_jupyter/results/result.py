@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 SIMULATED_MARK = "SIMULATED"
+FROM_CACHE_NOTE = "from the history on disk: nothing billed"
 GENERATOR: Final = "seedream-jupyter"
 # Set on every PIL image a Result hands out, so an edit made from it knows its parent.
 INFO_TASK_ID: Final = "seedream_task_id"
@@ -113,8 +114,13 @@ class Result:
 
     @property
     def cost_usd(self) -> float:
-        """Estimated cost from the catalog price and the images returned."""
+        """Estimated cost from the catalog price and the images returned (0 when the price
+        is unknown: a model id the catalog does not know, sent without a price)."""
         return self.params.spec.cost(len(self) or self.params.output_count)
+
+    def cost_text(self) -> str:
+        """``≈ $0.0298``, or ``price unknown``."""
+        return f"≈ ${self.cost_usd:.4f}" if self.params.price_known else "price unknown"
 
     # -- images ------------------------------------------------------------------------------
     def _raw(self) -> list[bytes]:
@@ -350,18 +356,19 @@ class Result:
     # -- display -----------------------------------------------------------------------------
     def summary(self) -> str:
         mark = f" [{SIMULATED_MARK}]" if self.simulated else ""
-        cache = " (from cache)" if self.from_cache else ""
+        cache = f" ({FROM_CACHE_NOTE})" if self.from_cache else ""
         p = self.params
         return (
             f"Result{mark}: {len(self)} image(s) · {p.model} · {p.action} · {p.aspect_ratio} · "
-            f"{p.resolution} · ≈ ${self.cost_usd:.4f} · task {self.task_id}{cache}\n"
+            f"{p.resolution} · {self.cost_text()} · task {self.task_id}{cache}\n"
             f"prompt: {p.prompt[:200]}"
         )
 
     def __repr__(self) -> str:
         return (
             f"<Result {self.task_id} {self.status} {self.model} images={len(self)}"
-            f"{' SIMULATED' if self.simulated else ''}>"
+            f"{' SIMULATED' if self.simulated else ''}"
+            f"{f' ({FROM_CACHE_NOTE})' if self.from_cache else ''}>"
         )
 
     def _repr_mimebundle_(

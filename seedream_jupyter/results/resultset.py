@@ -168,7 +168,9 @@ class ResultSet(list[Result]):
         }
 
     def __repr__(self) -> str:
-        return f"<ResultSet {len(self)} results, ≈ ${self.cost_usd:.4f}>"
+        unknown = sum(not r.params.price_known for r in self)
+        more = f" + {unknown} of unknown price" if unknown else ""
+        return f"<ResultSet {len(self)} results, ≈ ${self.cost_usd:.4f}{more}>"
 
     def _repr_mimebundle_(
         self, include: Any = None, exclude: Any = None

@@ -325,9 +325,10 @@ def test_sj_history_is_callable_whatever_was_imported_first(home: Path) -> None:
 def test_load_fetches_a_task_the_history_thought_pending(
     home: Path, start_simulator: StartSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = _serve(start_simulator, monkeypatch, speed=50, queue_seconds=1.0)
+    # queued for 2 s, so a 0.6 s timeout (which also covers the submit) runs out while it waits
+    server = _serve(start_simulator, monkeypatch, speed=50, queue_seconds=2.0)
     with pytest.raises(sj.TaskTimeoutError) as info:
-        sj.generate("a heron, later", timeout=0.1, client=Client())
+        sj.generate("a heron, later", timeout=0.6, client=Client())
     task_id = info.value.task_id or ""
     assert f"sj.load({task_id!r})" in str(info.value)
     with pytest.raises(SeedreamError, match=r"still queued on the server .*sj\.load"):

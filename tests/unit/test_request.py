@@ -65,6 +65,7 @@ def test_values_are_normalised() -> None:
         aspect_ratio=" AUTO ",
         output_format="JPG",
         action=" Generate ",
+        image_urls=[URL],  # `auto` follows a reference: refused without one
     )
     assert (req.resolution, req.aspect_ratio, req.output_format, req.action) == (
         "3K",
@@ -165,7 +166,8 @@ def test_resolution_per_model(model: str, resolution: str, ok: bool) -> None:
 def test_aspect_ratio_per_model(model: str, ratio: str) -> None:
     allowed = catalog.MODELS[model].aspect_ratios
     if ratio in allowed:
-        assert make(model=model, aspect_ratio=ratio).aspect_ratio == ratio
+        refs = [URL] if ratio == "auto" else []  # `auto` follows a reference
+        assert make(model=model, aspect_ratio=ratio, image_urls=refs).aspect_ratio == ratio
         return
     err = rejected("aspect_ratio", model=model, aspect_ratio=ratio)
     assert err.value == ratio

@@ -127,7 +127,7 @@ def test_result_from_files_on_disk(image_bytes: Any, tmp_path: Path, decodes: li
     assert res[1].size == (40, 30)
     saved = res.save(tmp_path / "copy")
     assert [p.read_bytes() for p in saved] == [p.read_bytes() for p in files]
-    assert "from cache" in res.summary()
+    assert "from the history on disk: nothing billed" in res.summary()
 
 
 def test_len_falls_back_to_the_task(image_bytes: Any) -> None:

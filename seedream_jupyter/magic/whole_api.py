@@ -1,0 +1,189 @@
+"""The whole API in ``%%seedream``: upstream options, callbacks, sync submits, presets and
+model ids the catalog does not know.
+
+- ``add_options``: ``--extra KEY=VALUE`` (VALUE read as JSON, else as text; repeatable),
+  ``--optimize-prompt``, ``--web-search``, ``--callback-url``, ``--wait``, ``--preset NAME``,
+  ``--no-strict`` and ``--price``.
+- ``WholeApiSettings``: the ``%config SeedreamMagic.*`` traitlets for them (``strict_models``,
+  ``price_per_image_usd``, ``upstream_placement``, ``wait``), handed to the session by the
+  magic like every other setting.
+- ``request_options`` / ``find_preset`` / ``cost_line``: what the magic's cell builds from them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from IPython.core.error import UsageError
+from traitlets import Bool, Enum, Float, TraitError, validate
+from traitlets.config import Configurable
+
+from .. import catalog
+from ..api import Preset
+from ..request import GenerationRequest
+
+WAIT_CHOICES = ("poll", "sync")
+
+
+def _extra_item(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value read as JSON (``true``, ``3``, ``{"a": 1}``), else as text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"--extra takes KEY=VALUE, not {text!r}")
+    try:
+        value: Any = json.loads(raw)
+    except ValueError:
+        value = raw
+    return key.strip(), value
+
+
+def _price(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--price is US dollars per image, not {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("--price must be 0 or more US dollars per image")
+    return value
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        type=_extra_item,
+        metavar="KEY=VALUE",
+        help="an upstream option sent as is (VALUE read as JSON, else as text; repeatable), "
+        "e.g. --extra stream=false; it can never set a validated field",
+    )
+    p.add_argument(
+        "--optimize-prompt",
+        choices=catalog.PROMPT_MODES,
+        help="let the model rewrite the prompt first (standard; fast on 4.0 only)",
+    )
+    p.add_argument(
+        "--web-search", action="store_true", help="let the model search the web (5.0-lite only)"
+    )
+    p.add_argument(
+        "--callback-url",
+        metavar="URL",
+        help="an http(s) URL the server POSTs the task to at its end",
+    )
+    p.add_argument(
+        "--wait",
+        choices=WAIT_CHOICES,
+        help="poll: submit, then poll (default); sync: POST /v1/tasks/sync, the server answers "
+        "when the task ends (lowest latency for short tasks)",
+    )
+    p.add_argument(
+        "--preset",
+        metavar="NAME",
+        help="a variable holding sj.preset(...): its defaults fill the options not given here",
+    )
+    p.add_argument(
+        "--no-strict",
+        action="store_true",
+        help="send a model id the catalog does not know (generic rules; price unknown)",
+    )
+    p.add_argument(
+        "--price",
+        type=_price,
+        metavar="USD",
+        help="per-image price of a model id the catalog does not know (estimate and budget)",
+    )
+
+
+class WholeApiSettings(Configurable):
+    """The ``%config SeedreamMagic.*`` settings of the whole API (a mixin of the magic)."""
+
+    strict_models = Bool(
+        True,
+        help="Refuse model ids the catalog does not know. False: send them with "
+        "model-independent rules and an unknown price (a warning says so).",
+    ).tag(config=True)
+    price_per_image_usd = Float(
+        None,
+        allow_none=True,
+        help="Per-image price (USD) of model ids the catalog does not know, for estimates and "
+        "the budget. None: unknown (a budget then refuses them).",
+    ).tag(config=True)
+    upstream_placement = Enum(
+        list(catalog.UPSTREAM_PLACEMENTS),
+        catalog.DEFAULT_UPSTREAM_PLACEMENT,
+        help="Where upstream options (extra, optimize_prompt, web_search) go in the body: "
+        "'top-level' keys or one 'extra' object (the gateway's choice is not confirmed).",
+    ).tag(config=True)
+    wait = Enum(
+        list(WAIT_CHOICES),
+        "poll",
+        help="'poll': submit, then poll; 'sync': POST /v1/tasks/sync (the server answers when "
+        "the task ends; an interrupt or lost connection meanwhile leaves an unnamed task).",
+    ).tag(config=True)
+
+    @validate("price_per_image_usd")
+    def _valid_price(self, proposal: Any) -> float | None:
+        value = proposal["value"]
+        if value is not None and not 0 <= value < float("inf"):
+            raise TraitError("price_per_image_usd must be 0 or more US dollars, or None")
+        return value  # type: ignore[no-any-return]
+
+
+class _Args(Protocol):
+    extra: list[tuple[str, Any]]
+    optimize_prompt: str | None
+    web_search: bool
+    callback_url: str | None
+    no_strict: bool
+    price: float | None
+
+
+def request_options(args: _Args) -> dict[str, Any]:
+    """``build_request`` keywords from the cell's whole-API options (None: not given)."""
+    return {
+        "extra": dict(args.extra) or None,
+        "optimize_prompt": args.optimize_prompt,
+        "web_search": True if args.web_search else None,
+        "callback_url": args.callback_url,
+        "strict": False if args.no_strict else None,
+        "price_per_image_usd": args.price,
+    }
+
+
+def find_preset(name: str | None, namespace: Mapping[str, Any]) -> Preset | None:
+    """The ``sj.preset(...)`` held by the variable ``name``; a UsageError when it is not one."""
+    if name is None:
+        return None
+    value = namespace.get(name)
+    if not isinstance(value, Preset):
+        what = "no variable by that name" if name not in namespace else type(value).__name__
+        raise UsageError(
+            f"%%seedream: --preset {name}: {what}; make one first, e.g. "
+            f'{name} = sj.preset(model="4.5", aspect_ratio="16:9")'
+        )
+    return value
+
+
+def cost_line(request: GenerationRequest) -> str:
+    """What a dry run says of the cost and size."""
+    count = request.output_count
+    width, height = request.pixel_size
+    size = (
+        f"{width}×{height} px each"
+        if request.resolved_aspect_ratio
+        else ("each the first reference's ratio (unknown until it returns)")
+    )
+    if not request.price_known:
+        return (
+            f"estimated cost: unknown ({request.model} is not in the catalog; --price USD or "
+            f"%config SeedreamMagic.price_per_image_usd prices it); up to {count} image"
+            f"{'s' if count != 1 else ''}, {size}"
+        )
+    return (
+        f"estimated cost: ≈ ${request.estimate_cost():.4f} (up to {count} image"
+        f"{'s' if count != 1 else ''} × ${catalog.format_price(request.spec.price_per_image_usd)})"
+        f"; {request.ratio_label}, {size}"
+    )
