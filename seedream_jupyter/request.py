@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from . import _formats, catalog
 from .catalog import ModelSpec
-from .errors import ValidationError
+from .errors import ValidationError, redact
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*),", re.I)
 
@@ -83,6 +83,37 @@ def check_image_url(url: object, index: int) -> None:
         )
 
 
+def _check_prompt_text(prompt: str) -> None:
+    """Text that can travel as UTF-8 JSON, and that does not hold the API key."""
+    for index, char in enumerate(prompt):
+        if "\ud800" <= char <= "\udfff":
+            raise _fail(
+                "prompt",
+                f"<prompt with a lone surrogate {char!r} at character {index}>",
+                "the prompt holds half of a UTF-16 pair (often from a bad copy-paste or "
+                "decoding); remove it, e.g. prompt.encode('utf-8', 'replace').decode()",
+            )
+    if redact.holds_secret(prompt):
+        raise _fail("prompt", "<prompt holding the API key>", "the prompt contains the API key")
+
+
+def _check_callback_url(url: object) -> None:
+    """An http(s) URL with a host (any case), without spaces or a user:password part."""
+    allowed = "an http(s):// URL with a host, e.g. https://example.com/hook"
+    if not isinstance(url, str) or not url.strip():
+        raise _fail("callback_url", url, allowed)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise _fail("callback_url", url, allowed) from None
+    if parts.scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in url):
+        raise _fail("callback_url", url, allowed)
+    if parts.username is not None or parts.password is not None:
+        raise _fail("callback_url", url, "no user:password@ part (it would be sent to the API)")
+
+
 def _short(url: str) -> str:
     return url if len(url) <= 64 else f"{url[:40]}...<{len(url)} chars>"
 
@@ -130,6 +161,7 @@ class GenerationRequest:
     def _validate(self, spec: ModelSpec) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise _fail("prompt", self.prompt, "the prompt must be a non-empty string")
+        _check_prompt_text(self.prompt)
         if self.action not in catalog.ACTIONS:
             raise _fail("action", self.action, f"choose one of {', '.join(catalog.ACTIONS)}")
         if not spec.supports(self.action):
@@ -166,10 +198,8 @@ class GenerationRequest:
             raise _fail("seed", self.seed, f"use -1 (random) or 0..{catalog.MAX_SEED}")
         if not isinstance(self.watermark, bool):
             raise _fail("watermark", self.watermark, "True or False")
-        if self.callback_url is not None and not str(self.callback_url).startswith(
-            ("http://", "https://")
-        ):
-            raise _fail("callback_url", self.callback_url, "an http(s):// URL")
+        if self.callback_url is not None:
+            _check_callback_url(self.callback_url)
         self._validate_references(spec)
 
     @staticmethod

@@ -75,6 +75,12 @@ SETTINGS: Final[dict[str, Setting]] = {
     "home": Setting(None, "where the history and saved images live", config.ENV_HOME),
     "simulator": Setting(False, "always use the embedded simulator", config.ENV_SIMULATOR),
     "thumbnail_size": Setting(512, "long side in pixels of gallery thumbnails"),
+    "history": Setting(
+        True,
+        "keep the history on disk; a submit is refused when it cannot be written "
+        "(False: no history, no saved images, nothing refused)",
+        "SEEDREAM_HISTORY",
+    ),
 }
 
 
