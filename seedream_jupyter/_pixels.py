@@ -21,6 +21,7 @@ _FLOAT_UNIT_MAX: Final = 2.0  # floats up to this are 0–1 data (overshoot clip
 _FLOAT_255_MAX: Final = 255.5
 _UNDERSHOOT: Final = 0.1  # negatives beyond this share of the range are not pixels (-1..1 data)
 _KEEP_MODES: Final = frozenset({"RGB", "RGBA", "L", "LA"})
+_ALPHA_MODES: Final = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
 
 def _extrema(img: PILImage.Image) -> tuple[float, float]:
@@ -116,8 +117,8 @@ def pil_pixels(img: PILImage.Image, field: str) -> PILImage.Image:
         alpha = mode == "PA" or "transparency" in img.info
         alpha = alpha or (img.palette is not None and img.palette.mode == "RGBA")
         return img.convert("RGBA" if alpha else "RGB")
-    if mode.startswith("I;16"):
-        return img.point(lambda v: v / 257).convert("L")
+    if mode.startswith("I;16"):  # every byte order: through 32-bit, scaled, never clipped
+        return img.convert("I").point(lambda v: v / 257).convert("L")
     if mode == "I":
         low, top = _extrema(img)
         if low < 0 or top > 65535:
@@ -143,7 +144,7 @@ def pil_pixels(img: PILImage.Image, field: str) -> PILImage.Image:
         return img.point(lambda v: v * scale).convert("L")
     if mode == "La":
         return img.convert("LA")
-    target = "RGBA" if any(band in ("A", "a") for band in img.getbands()) else "RGB"
+    target = "RGBA" if mode in _ALPHA_MODES else "RGB"  # LAB's "A" is a colour, not alpha
     try:
         return img.convert(target)
     except ValueError:

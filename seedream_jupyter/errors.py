@@ -42,7 +42,7 @@ _REDACTED: Final = "[REDACTED]"
 _CREDENTIAL: Final = re.compile(
     r"(?i)(\bbearer\s+|\bauthorization\b[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|"
     r"\b(?:x-)?api[_-]?key\b[\"']?\s*[:=]\s*[\"']?)"
-    r"(?!\[REDACTED\])[^\s\"',;&<>]{4,}"
+    r"(?!\[REDACTED\]|bearer\b)[^\s\"',;&<>]{4,}"
 )
 
 

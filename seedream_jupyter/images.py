@@ -34,6 +34,15 @@ def _data_uri(data: bytes, fmt: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
+def _why(exc: BaseException) -> str:
+    """PIL's reason, without the repr of a buffer it names."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "PIL cannot identify it: a valid header followed by garbage, or no image at all"
+    return str(exc) or type(exc).__name__
+
+
 def _verified(data: bytes, field: str, what: str) -> str:
     """The format of ``data`` after a full decode (verify, then load): sniffing the first
     bytes is not enough, a PNG cut short or a JPEG header followed by noise is refused."""
@@ -56,7 +65,7 @@ def _verified(data: bytes, field: str, what: str) -> str:
         raise ValidationError(
             field,
             f"<{what}>",
-            f"it looks like {fmt.upper()} but does not decode ({exc or type(exc).__name__}): "
+            f"it looks like {fmt.upper()} but does not decode ({_why(exc)}): "
             "the file is truncated or corrupt; export it again",
         ) from None
     return fmt
@@ -195,9 +204,7 @@ def check_result(data: bytes) -> tuple[int, int]:
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(f"a decompression bomb ({exc}); not decoded") from None
     except _DECODE_ERRORS as exc:
-        raise ValueError(
-            f"it does not decode as an image ({exc or type(exc).__name__}); not kept"
-        ) from None
+        raise ValueError(f"it does not decode as an image ({_why(exc)}); not kept") from None
     return size
 
 

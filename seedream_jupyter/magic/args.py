@@ -289,7 +289,13 @@ def _is_environment(value: Any) -> bool:
     """``os``, ``os.environ`` (or a copy of it): the environment, where the API key lives."""
     if value is os or value is os.environ or isinstance(value, type(os.environ)):
         return True
-    return isinstance(value, Mapping) and len(value) > 0 and dict(value) == dict(os.environ)
+    if not isinstance(value, Mapping) or len(value) < 3:
+        return False
+    try:  # a copy of it (dict(os.environ)): most of its items are the environment's
+        shared = sum(1 for k, v in value.items() if isinstance(k, str) and os.environ.get(k) == v)
+    except Exception:
+        return False
+    return shared * 2 > len(value)
 
 
 def _holds_key(value: Any) -> bool:

@@ -31,6 +31,8 @@ def describe_failure(exc: BaseException, home: Path) -> str:
     text = str(exc) or type(exc).__name__
     name = getattr(exc, "sqlite_errorname", "")
     number = getattr(exc, "errno", None)
+    if number in (errno.ENOTDIR, errno.EEXIST) or (home.exists() and not home.is_dir()):
+        return f"{home} is not a folder ({text}): set SEEDREAM_HOME to a folder"
     if name == "SQLITE_FULL" or number in _FULL or "disk is full" in text:
         return f"the disk holding {home} is full ({text}): free some space"
     if (
@@ -42,13 +44,13 @@ def describe_failure(exc: BaseException, home: Path) -> str:
             f"{home} cannot be written ({text}): make it writable or set SEEDREAM_HOME "
             "to a writable folder"
         )
-    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or isinstance(exc, sqlite3.DatabaseError):
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        return f"another process kept the history at {home} locked ({text}): try again"
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or type(exc) is sqlite3.DatabaseError:
         return (
             f"the history database {db} is damaged ({text}): move it aside (for example "
             f"to {db.name}.broken; a new one is then made) or set SEEDREAM_HOME to another folder"
         )
-    if isinstance(exc, NotADirectoryError) or number == errno.ENOTDIR:
-        return f"{home} is not a folder ({text}): set SEEDREAM_HOME to a folder"
     return f"{home}: {text}"
 
 
