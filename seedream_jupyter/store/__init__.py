@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from .base import MIN_FREE_BYTES
 from .billing import billed_cost, billed_images, kept_images
+from .intents import ReusedTaskIdError, StoreIntents
 from .prune import StorePrune
 from .reads import StoreReads
 from .records import ImageRecord, PruneReport, SpendRow, TaskRecord, server_of
@@ -49,7 +50,6 @@ from .schema import (
     UNCONFIRMED,
     UNCONFIRMED_MESSAGE,
 )
-from .writes import ReusedTaskIdError, StoreWrites
 
 __all__ = [
     "DB_NAME",
@@ -78,6 +78,6 @@ __all__ = [
 ]
 
 
-class Store(StoreWrites, StoreReads, StorePrune):
+class Store(StoreIntents, StoreReads, StorePrune):
     """History of tasks and their images under one home directory; safe across threads and
     processes. One per home directory and process: ``Session.store()`` hands them out."""

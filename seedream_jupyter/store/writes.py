@@ -1,5 +1,5 @@
-"""Writing the history: a write-ahead intent before each submit, the task row it becomes, its
-status changes, its image files.
+"""Writing the history: a task's status changes, its image files, images refused (the
+write-ahead intents are in ``intents``).
 
 Every server text stored (error messages, warnings) is redacted first: a server that echoes
 the Authorization header must not put the key into SQLite (or its WAL).
@@ -11,7 +11,6 @@ import hashlib
 import json
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -22,216 +21,19 @@ from ..task import Task, TaskStatus
 from . import provenance
 from .base import StoreBase, history_op
 from .billing import NO_IMAGES_CODE, NO_IMAGES_MESSAGE, billed_cost, kept_images
-from .files import content_path, image_size, store_inputs, write_content
-from .records import server_of
+from .files import content_path, image_size, write_content
 from .schema import (
     IMAGES_DIR,
-    INTENT_PREFIX,
     LOST,
     PENDING_STATUSES,
-    UNCONFIRMED,
-    UNCONFIRMED_MESSAGE,
-)
-
-_IN_FLIGHT = (
-    f"{UNCONFIRMED_MESSAGE}: recorded before its submit was sent; the task id never reached "
-    "the history (the process ended, or is still waiting for the answer)"
 )
 
 
-class ReusedTaskIdError(Exception):
-    """The server answered a submit with a task id the history already holds for another
-    submit: the task this submit created is unknown (it may be billed)."""
-
-    def __init__(self, task_id: str, message: str) -> None:
-        super().__init__(message)
-        self.task_id = task_id
-        self.message = message
-
-
-def _text(value: str | None) -> str | None:
+def redacted(value: str | None) -> str | None:
     return None if value is None else redact(value)
 
 
 class StoreWrites(StoreBase):
-    @history_op("written")
-    def record_intent(self, request: GenerationRequest, *, base_url: str, simulated: bool) -> str:
-        """Write a row for a submit about to be sent (before the POST); its id.
-
-        Until ``record_submitted`` renames it to the task id (or ``drop_intent`` removes it),
-        it stays ``unconfirmed``: shown as "may be billed" and counted toward the budget.
-        """
-        intent_id = f"{INTENT_PREFIX}{uuid.uuid4().hex[:20]}"
-        payload, inputs = store_inputs(request.to_payload(), self.home)
-        now = time.time()
-        with self._tx() as conn:
-            conn.execute(
-                """
-                INSERT INTO tasks (task_id, intent_id, payload, cache_key, model, action, prompt,
-                    seed, n_expected, status, progress, error_message, cost_usd, base_url,
-                    server, simulated, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                (
-                    intent_id,
-                    intent_id,
-                    json.dumps(payload, ensure_ascii=False),
-                    request.cache_key(),
-                    request.model,
-                    request.action,
-                    request.prompt,
-                    request.seed,
-                    request.output_count,
-                    UNCONFIRMED,
-                    _IN_FLIGHT,
-                    request.estimate_cost(),
-                    base_url,
-                    server_of(base_url),
-                    int(simulated),
-                    now,
-                    now,
-                ),
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO inputs (task_id, idx, path) VALUES (?, ?, ?)",
-                [(intent_id, idx, rel) for idx, rel, _ in inputs],
-            )
-            for _, rel, raw in inputs:  # under the lock: a prune may have taken a shared file
-                write_content(self.home / rel, raw)
-        return intent_id
-
-    @history_op("written")
-    def mark_unconfirmed(self, intent_id: str, reason: str) -> None:
-        """The submit may have reached the server but its answer is lost: say why."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE tasks SET error_message = ?, updated_at = ? "
-                "WHERE task_id = ? AND status = ?",
-                (_text(f"{UNCONFIRMED_MESSAGE}: {reason}"), time.time(), intent_id, UNCONFIRMED),
-            )
-
-    @history_op("written")
-    def drop_intent(self, intent_id: str) -> None:
-        """The submit provably created nothing (refused before or by the server): forget it."""
-        with self._tx() as conn:
-            conn.execute(
-                "DELETE FROM tasks WHERE task_id = ? AND status = ?", (intent_id, UNCONFIRMED)
-            )
-
-    @history_op("written")
-    def record_submitted(
-        self,
-        task: Task,
-        request: GenerationRequest,
-        *,
-        base_url: str,
-        simulated: bool,
-        intent_id: str | None = None,
-    ) -> None:
-        """The submit returned an id: the intent row becomes the task row (or, with no
-        intent, a task row is written). A task id the history already holds for another
-        submit is never overwritten: ``ReusedTaskIdError`` (the intent is kept, flagged)."""
-        now = time.time()
-        reused: str | None = None
-        with self._tx() as conn:
-            conn.execute("PRAGMA defer_foreign_keys = ON")  # inputs follow the renamed row
-            existing = conn.execute(
-                "SELECT intent_id, payload, prompt FROM tasks WHERE task_id = ?",
-                (task.task_id,),
-            ).fetchone()
-            bare = existing is not None and existing["payload"] == "{}"
-            if existing is not None and not bare:
-                reused = (
-                    f"the server answered this submit with task id {task.task_id}, which an "
-                    "earlier submit already received"
-                    + (f" (prompt {existing['prompt'][:60]!r})" if existing["prompt"] else "")
-                    + "; the task this submit created may exist under another id"
-                )
-                conn.execute(
-                    "UPDATE tasks SET error_message = ?, warning = ?, updated_at = ? "
-                    "WHERE task_id = ? AND status = ?",
-                    (
-                        _text(f"{UNCONFIRMED_MESSAGE}: {reused}"),
-                        f"reused task id {task.task_id}",
-                        now,
-                        intent_id,
-                        UNCONFIRMED,
-                    ),
-                )
-            else:
-                if bare:  # adopted from a poll before its submit was recorded: replaced
-                    conn.execute("DELETE FROM tasks WHERE task_id = ?", (task.task_id,))
-                renamed = intent_id is not None and (
-                    conn.execute(
-                        "UPDATE tasks SET task_id = ?, status = 'submitted', error_message = "
-                        "NULL, base_url = ?, server = ?, simulated = ?, updated_at = ? "
-                        "WHERE task_id = ? AND status = ?",
-                        (
-                            task.task_id,
-                            base_url,
-                            server_of(base_url),
-                            int(simulated),
-                            now,
-                            intent_id,
-                            UNCONFIRMED,
-                        ),
-                    ).rowcount
-                    == 1
-                )
-                if renamed:
-                    conn.execute(
-                        "UPDATE inputs SET task_id = ? WHERE task_id = ?", (task.task_id, intent_id)
-                    )
-                else:
-                    self._insert_task(conn, task, request, base_url, simulated, now, intent_id)
-                self._apply_state(conn, task, now)
-        if reused is not None:
-            raise ReusedTaskIdError(task.task_id, reused)
-
-    def _insert_task(
-        self,
-        conn: sqlite3.Connection,
-        task: Task,
-        request: GenerationRequest,
-        base_url: str,
-        simulated: bool,
-        now: float,
-        intent_id: str | None,
-    ) -> None:
-        """A task row with no intent before it (or one pruned meanwhile)."""
-        payload, inputs = store_inputs(request.to_payload(), self.home)
-        conn.execute(
-            """
-            INSERT INTO tasks (task_id, intent_id, payload, cache_key, model, action, prompt,
-                seed, n_expected, status, progress, cost_usd, base_url, server, simulated,
-                created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', 0, ?, ?, ?, ?, ?, ?)
-            """,
-            (
-                task.task_id,
-                intent_id,
-                json.dumps(payload, ensure_ascii=False),
-                request.cache_key(),
-                request.model,
-                request.action,
-                request.prompt,
-                request.seed,
-                request.output_count,
-                request.estimate_cost(),
-                base_url,
-                server_of(base_url),
-                int(simulated),
-                now,
-                now,
-            ),
-        )
-        conn.executemany(
-            "INSERT OR REPLACE INTO inputs (task_id, idx, path) VALUES (?, ?, ?)",
-            [(task.task_id, idx, rel) for idx, rel, _ in inputs],
-        )
-        for _, rel, raw in inputs:  # under the lock: a prune may have taken a shared file
-            write_content(self.home / rel, raw)
-
     @history_op("written")
     def record_state(self, task: Task) -> None:
         """Status, progress, error, completion time and image links from a poll."""
@@ -245,7 +47,7 @@ class StoreWrites(StoreBase):
             conn.execute(
                 "UPDATE tasks SET status = ?, error_message = ?, updated_at = ? "
                 "WHERE task_id = ? AND status IN (?, ?, ?)",
-                (LOST, _text(message), time.time(), task_id, *PENDING_STATUSES),
+                (LOST, redacted(message), time.time(), task_id, *PENDING_STATUSES),
             )
 
     @history_op("written")
@@ -261,7 +63,7 @@ class StoreWrites(StoreBase):
                 INSERT INTO images (task_id, idx, url, expires_at, refused) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT(task_id, idx) DO UPDATE SET refused = excluded.refused
                 """,
-                (task_id, index, url, expires_at, _text(reason)),
+                (task_id, index, url, expires_at, redacted(reason)),
             )
 
     def _ensure_row(self, conn: sqlite3.Connection, task_id: str, model: str | None) -> str:
@@ -311,13 +113,13 @@ class StoreWrites(StoreBase):
             (
                 status,
                 task.progress,
-                _text(code),
-                _text(message),
+                redacted(code),
+                redacted(message),
                 completed_at,
                 now,
                 returned,
                 cost,
-                _text(warning),
+                redacted(warning),
                 task.task_id,
             ),
         )

@@ -107,7 +107,7 @@ def account(sim: SimulatorHandle, store: Store) -> Accounting:
             out.images_undeliverable += kept
             continue
         on_disk = sum(1 for img in record.images if img.on_disk)
-        refused = len(record.refused)
+        refused = len(getattr(record, "refused", ()))  # (getattr: also runs on older trees)
         out.images_on_disk += on_disk
         out.images_refused += refused
         if on_disk + refused < kept:

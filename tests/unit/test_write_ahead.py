@@ -182,3 +182,29 @@ def test_failures_are_history_errors_naming_the_path(tmp_path: Path, damage: str
         Store(home)
     assert info.value.path == home.resolve() and str(home) in str(info.value)
     assert "SEEDREAM_HOME" in str(info.value)  # the fix
+
+
+def test_a_task_adopted_before_its_submit_was_recorded_keeps_its_images(store: Store) -> None:
+    """A row made from a poll (no payload yet) is completed by the late submit record, and its
+    saved images and final state survive."""
+    store.record_state(done("t-a", 1))
+    store.save_image("t-a", 0, _jpeg(), url="u", expires_at=None, request=None)
+    intent = store.record_intent(req("late"), base_url=SERVER, simulated=False)
+    store.record_submitted(
+        Task("t-a"), req("late"), base_url=SERVER, simulated=False, intent_id=intent
+    )
+    row = store.get("t-a")
+    assert row is not None and row.prompt == "late" and row.status == "completed"
+    assert row.all_on_disk and store.get(intent) is None
+
+
+def _jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (9, 9, 9)).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_unconfirmed_intents_can_be_forgotten_once_checked(store: Store) -> None:
+    store.record_intent(req("checked on the console"), base_url=SERVER, simulated=False)
+    assert store.prune(status=UNCONFIRMED).tasks == 1
+    assert store.history() == [] and store.spent_usd(simulated=False) == 0
