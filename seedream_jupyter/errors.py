@@ -37,13 +37,20 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 _REDACTED: Final = "[REDACTED]"
-# A credential a server echoes back, whoever's it is: "Bearer <token>", "Authorization: <...>",
-# "api_key=<...>". The value ends at whitespace, a quote or a separator.
+# A credential a server echoes back, whoever's it is: "Authorization: <...>", "api_key=<...>",
+# and "Bearer <token>" where the token looks like one (8+ characters, a digit among them: so
+# "the bearer bonds" in a prompt stays as it is). The value ends at whitespace or a separator.
+_VALUE: Final = r"(?!\[REDACTED\]|bearer\b)[^\s\"',;&<>]{4,}"
 _CREDENTIAL: Final = re.compile(
-    r"(?i)(\bbearer\s+|\bauthorization\b[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|"
+    r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|"
     r"\b(?:x-)?api[_-]?key\b[\"']?\s*[:=]\s*[\"']?)"
-    r"(?!\[REDACTED\]|bearer\b)[^\s\"',;&<>]{4,}"
+    + _VALUE
+    + r"|(\bbearer\s+)(?=[^\s\"',;&<>]*\d)(?!\[REDACTED\])[^\s\"',;&<>]{8,}"
 )
+
+
+def _scrub(match: re.Match[str]) -> str:
+    return (match.group(1) or match.group(2)) + _REDACTED
 
 
 class _Redactor:
@@ -70,7 +77,7 @@ class _Redactor:
             secrets = sorted(self._secrets, key=len, reverse=True)
         for secret in secrets:
             text = text.replace(secret, _REDACTED)
-        return _CREDENTIAL.sub(lambda m: m.group(1) + _REDACTED, text)
+        return _CREDENTIAL.sub(_scrub, text)
 
 
 redact: Final = _Redactor()

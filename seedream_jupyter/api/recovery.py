@@ -51,6 +51,8 @@ def result_from(record: TaskRecord, store: Store, *, fetch: bool = True) -> Resu
         if fetch and live:
             return _fetch_missing(record, store)
         problems = [r.refused or "" for r in record.refused]
+        if not record.images:
+            problems.append("the server returned no image")
         if missing:
             problems.append(
                 f"{len(missing)} of its {len(kept)} images are not on disk under {store.home} "
