@@ -92,6 +92,9 @@ _EXPORTS: dict[str, str] = {
     "TaskDetachedError": "errors",
     "ImageDownloadError": "errors",
     "ImageTooLargeError": "errors",
+    "ImageRefusedError": "errors",
+    "HistoryError": "errors",
+    "HistoryWarning": "errors",
     # notebook front-ends
     "Panel": "panel",
     "TaskView": "display",

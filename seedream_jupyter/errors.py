@@ -19,19 +19,39 @@
     │   ├── TaskTimeoutError         we stopped waiting; the task may still run
     │   └── TaskDetachedError        we were told to stop waiting (interrupt, Cancel
     │                                on a processing task); the task may still run
+    ├── HistoryError             the history (SEEDREAM_HOME) cannot be read or written
     ├── ImageTooLargeError       an image claims more pixels than any real output (a bomb)
     └── ImageDownloadError       a result image could not be fetched
+        └── ImageRefusedError        it arrived but is unusable (a bomb, undecodable)
 
 No message ever contains the API key: ``redact`` scrubs every string that
-reaches an exception, and the client registers the key it uses.
+reaches an exception (and every server text before it is stored or shown), and the
+client registers the key it uses. Bearer tokens and ``Authorization`` header values are
+scrubbed even when the key is not one this process knows.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+from pathlib import Path
 from typing import ClassVar, Final
 
 _REDACTED: Final = "[REDACTED]"
+# A credential a server echoes back, whoever's it is: "Authorization: <...>", "api_key=<...>",
+# and "Bearer <token>" where the token looks like one (8+ characters, a digit among them: so
+# "the bearer bonds" in a prompt stays as it is). The value ends at whitespace or a separator.
+_VALUE: Final = r"(?!\[REDACTED\]|bearer\b)[^\s\"',;&<>]{4,}"
+_CREDENTIAL: Final = re.compile(
+    r"(?i)(\bauthorization\b[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?|"
+    r"\b(?:x-)?api[_-]?key\b[\"']?\s*[:=]\s*[\"']?)"
+    + _VALUE
+    + r"|(\bbearer\s+)(?=[^\s\"',;&<>]*\d)(?!\[REDACTED\])[^\s\"',;&<>]{8,}"
+)
+
+
+def _scrub(match: re.Match[str]) -> str:
+    return (match.group(1) or match.group(2)) + _REDACTED
 
 
 class _Redactor:
@@ -47,12 +67,18 @@ class _Redactor:
             with self._lock:
                 self._secrets.update({secret, escaped, secret.strip()} - {""})
 
+    def holds_secret(self, text: str) -> bool:
+        """True when ``text`` contains a registered secret of 8+ characters (a real key)."""
+        with self._lock:
+            secrets = list(self._secrets)
+        return any(len(secret) >= 8 and secret in text for secret in secrets)
+
     def __call__(self, text: str) -> str:
         with self._lock:
             secrets = sorted(self._secrets, key=len, reverse=True)
         for secret in secrets:
             text = text.replace(secret, _REDACTED)
-        return text
+        return _CREDENTIAL.sub(_scrub, text)
 
 
 redact: Final = _Redactor()
@@ -266,6 +292,25 @@ class TaskDetachedError(TaskError):
         )
 
 
+class HistoryError(SeedreamError):
+    """The history under ``SEEDREAM_HOME`` cannot be read or written (a full disk, a read-only
+    folder, a damaged database). Before a submit this refuses it: nothing was sent."""
+
+    _hint = (
+        "Free disk space or set SEEDREAM_HOME to a writable folder; to generate without a "
+        "history (nothing saved to disk), %config SeedreamMagic.history = False or "
+        "SEEDREAM_HISTORY=0."
+    )
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        super().__init__(message)
+
+
+class HistoryWarning(UserWarning):
+    """A paid task could not be fully recorded (its images are kept in memory: save them)."""
+
+
 class ImageTooLargeError(SeedreamError, ValueError):
     """An image claims more pixels than any real output (a decompression bomb); not decoded."""
 
@@ -282,3 +327,16 @@ class ImageDownloadError(SeedreamError):
     def hint(self) -> str:
         where = f"sj.load({self.task_id!r})" if self.task_id else "sj.history()"
         return f"The task completed but an image could not be fetched: try {where}."
+
+
+class ImageRefusedError(ImageDownloadError):
+    """A result image arrived but cannot be used (a decompression bomb, undecodable bytes);
+    it was not kept. The task's other images are saved."""
+
+    @property
+    def hint(self) -> str:
+        where = f"task {self.task_id}" if self.task_id else "the task"
+        return (
+            f"The server sent an unusable image; the other images of {where} are saved "
+            "(sj.load shows them). Report the task id to the provider."
+        )

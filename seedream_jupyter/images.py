@@ -8,13 +8,15 @@ shrunk to JPEG thumbnails and contact sheets for display. PIL is imported on use
 from __future__ import annotations
 
 import base64
+import binascii
 import io
 import os
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Union
 
-from . import _formats, catalog
+from . import _formats, _pixels, catalog
 from .errors import ImageTooLargeError, ValidationError
 from .request import check_image_url
 
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 _MAX_MB = catalog.MAX_INPUT_IMAGE_BYTES // (1024 * 1024)
-_FLOAT_UNIT_MAX = 2.0  # a float array up to this is 0–1 data (overshoot clipped), above is 0–255
 _ALLOWED = "/".join(f.upper() for f in catalog.INPUT_IMAGE_FORMATS)
+# What PIL raises for bytes that are not a decodable image (truncated, corrupt, noise).
+_DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
 
 
 def _data_uri(data: bytes, fmt: str) -> str:
@@ -31,44 +34,62 @@ def _data_uri(data: bytes, fmt: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def _as_uint8(array: Any, field: str) -> Any:
-    """8-bit pixels from a numpy array: floats in 0–1 (overshoot up to 2 is clipped) or 0–255,
-    16-bit integers scaled down, other integers taken as 0–255."""
-    kind, shown = array.dtype.kind, f"<array {array.shape} {array.dtype}>"
-    if array.size == 0:
-        raise ValidationError(field, shown, "the array is empty")
-    if kind == "f":
-        top = float(array.max())
-        if top != top:  # NaN
-            raise ValidationError(field, shown, "the array holds NaN values")
-        scale = 255.0 if top <= _FLOAT_UNIT_MAX else 1.0
-        return (array * scale).clip(0, 255).astype("uint8")
-    if kind == "u" and array.dtype.itemsize == 2:
-        return (array // 257).astype("uint8")
-    if kind in "iu" and array.dtype.itemsize > 1:
-        if array.min() < 0 or array.max() > 255:
-            raise ValidationError(
-                field, shown, "integer pixels must be 0–255 (or use uint8 / uint16 arrays)"
-            )
-        return array.astype("uint8")
-    return array
+def _why(exc: BaseException) -> str:
+    """PIL's reason, without the repr of a buffer it names."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(exc, UnidentifiedImageError):
+        return "PIL cannot identify it: a valid header followed by garbage, or no image at all"
+    return str(exc) or type(exc).__name__
 
 
-def _bytes_to_uri(data: bytes, field: str, what: str) -> str:
-    if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:
-        raise ValidationError(field, f"<{what}: {len(data) / 1e6:.1f} MB>", f"at most {_MAX_MB} MB")
+def _verified(data: bytes, field: str, what: str) -> str:
+    """The format of ``data`` after a full decode (verify, then load): sniffing the first
+    bytes is not enough, a PNG cut short or a JPEG header followed by noise is refused."""
+    from PIL import Image
+
     fmt = _formats.sniff(data[: _formats.HEAD_BYTES])
     if fmt is None:
         raise ValidationError(
             field, f"<{what}>", f"images must be {_ALLOWED}; convert it first (e.g. with Pillow)"
         )
-    return _data_uri(data, fmt)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            check_pixels(img.width, img.height)
+            img.verify()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+    except (ImageTooLargeError, Image.DecompressionBombError) as exc:
+        raise ValidationError(field, f"<{what}>", f"{exc}; resize it first") from None
+    except _DECODE_ERRORS as exc:
+        raise ValidationError(
+            field,
+            f"<{what}>",
+            f"it looks like {fmt.upper()} but does not decode ({_why(exc)}): "
+            "the file is truncated or corrupt; export it again",
+        ) from None
+    return fmt
+
+
+def _bytes_to_uri(data: bytes, field: str, what: str) -> str:
+    if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:
+        raise ValidationError(field, f"<{what}: {len(data) / 1e6:.1f} MB>", f"at most {_MAX_MB} MB")
+    return _data_uri(data, _verified(data, field, what))
 
 
 def _pil_to_uri(img: PILImage.Image, field: str) -> str:
+    shown = f"<{img.mode} image {img.width}x{img.height}>"
+    try:
+        check_pixels(img.width, img.height)
+        img.load()  # a lazily opened file: decoded in full here, not half-sent
+    except ImageTooLargeError as exc:
+        raise ValidationError(field, shown, f"{exc}; resize it first") from None
+    except _DECODE_ERRORS as exc:
+        raise ValidationError(
+            field, shown, f"the image does not decode ({exc}): its file is truncated or corrupt"
+        ) from None
+    img = _pixels.pil_pixels(img, field)
     buffer = io.BytesIO()
-    if img.mode not in ("RGB", "RGBA", "L", "LA"):
-        img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
     img.save(buffer, format="PNG", optimize=False)
     data = buffer.getvalue()
     if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:  # a lossless PNG too large: fall back to JPEG
@@ -78,13 +99,23 @@ def _pil_to_uri(img: PILImage.Image, field: str) -> str:
     return _bytes_to_uri(data, field, f"{img.width}x{img.height} image")
 
 
-def to_image_url(obj: object, index: int = 0) -> str:
-    """One image input as an http(s) URL or a ``data:`` URI; ValidationError if unusable."""
+def _data_uri_to_checked(url: str, index: int) -> str:
+    """A ``data:`` URI whose whole body is valid base64 of an image that decodes."""
+    check_image_url(url, index)
     field = f"images[{index}]"
-    if isinstance(obj, str) and obj.lower().startswith(("http://", "https://", "data:")):
-        check_image_url(obj, index)
-        return obj
-    if isinstance(obj, (str, os.PathLike)):
+    encoded = url.partition(",")[2]
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError(
+            field, url[:40] + "...", "the data: URI is not valid base64"
+        ) from None
+    _verified(raw, field, "data: URI")
+    return url
+
+
+def _path_to_uri(obj: str | os.PathLike[str], field: str) -> str:
+    try:
         path = Path(obj).expanduser()
         if not path.is_file():
             raise ValidationError(field, str(obj), "no such file; give a path, URL or image")
@@ -93,16 +124,39 @@ def to_image_url(obj: object, index: int = 0) -> str:
             raise ValidationError(
                 field, str(obj), f"the file is {size / 1e6:.1f} MB; at most {_MAX_MB} MB"
             )
-        return _bytes_to_uri(path.read_bytes(), field, path.name)
+        data = path.read_bytes()
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, ValidationError):
+            raise
+        raise ValidationError(field, str(obj)[:200], f"the file cannot be read ({exc})") from None
+    return _bytes_to_uri(data, field, path.name)
+
+
+def to_image_url(obj: object, index: int = 0) -> str:
+    """One image input as an http(s) URL or a ``data:`` URI; ValidationError if unusable.
+
+    Local images are decoded in full before anything is sent (a corrupt or truncated file is
+    refused); PIL modes and numpy dtypes are converted faithfully or refused with what to
+    pass instead.
+    """
+    field = f"images[{index}]"
+    if isinstance(obj, str) and obj[:5].lower() == "data:":
+        return _data_uri_to_checked(obj, index)
+    if isinstance(obj, str) and obj.lower().startswith(("http://", "https://")):
+        check_image_url(obj, index)
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        return _path_to_uri(obj, field)
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return _bytes_to_uri(bytes(obj), field, "bytes")
     module = type(obj).__module__
     if module.startswith("PIL."):
         return _pil_to_uri(obj, field)  # type: ignore[arg-type]
-    if module.startswith("numpy") and hasattr(obj, "shape"):
+    if module.startswith("numpy") and hasattr(obj, "shape") and hasattr(obj, "dtype"):
+        import numpy as np
         from PIL import Image
 
-        array: Any = _as_uint8(obj, field)
+        array: Any = np.ascontiguousarray(_pixels.as_uint8(obj, field))
         try:
             img = Image.fromarray(array)
         except (TypeError, ValueError) as exc:
@@ -122,6 +176,36 @@ def to_image_urls(images: object) -> tuple[str, ...]:
     if isinstance(images, (list, tuple)):
         return tuple(to_image_url(item, i) for i, item in enumerate(images))
     return (to_image_url(images, 0),)
+
+
+def check_result(data: bytes) -> tuple[int, int]:
+    """(width, height) of a downloaded result image, or ``ValueError`` saying why it cannot be
+    used: a decompression bomb (``ImageTooLargeError``) or bytes that do not decode.
+
+    The header is read first (a bomb is refused before any pixel). JPEGs are then decoded at
+    1/8 scale (every scan read, a fraction of the cost), PNGs have every chunk and CRC checked
+    (a full inflate costs up to a second for a 4K PNG, and the thumbnail makes one anyway),
+    WEBPs are decoded.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            check_pixels(img.width, img.height)
+            size = (int(img.width), int(img.height))
+            if img.format == "PNG":
+                img.verify()
+            else:
+                if img.format == "JPEG":
+                    img.draft("RGB", (max(1, img.width // 8), max(1, img.height // 8)))
+                img.load()
+    except ImageTooLargeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"a decompression bomb ({exc}); not decoded") from None
+    except _DECODE_ERRORS as exc:
+        raise ValueError(f"it does not decode as an image ({_why(exc)}); not kept") from None
+    return size
 
 
 # -- outputs: the only decode and thumbnail path ------------------------------------------------

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from . import _formats, catalog, upstream
 from .catalog import ModelSpec
-from .errors import ValidationError
+from .errors import ValidationError, redact
 from .upstream import LimitWarning, UnknownModelWarning
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*),", re.I)
@@ -99,6 +99,20 @@ def check_image_url(url: object, index: int) -> None:
         )
 
 
+def _check_prompt_text(prompt: str) -> None:
+    """Text that can travel as UTF-8 JSON, and that does not hold the API key."""
+    for index, char in enumerate(prompt):
+        if "\ud800" <= char <= "\udfff":
+            raise _fail(
+                "prompt",
+                f"<prompt with a lone surrogate {char!r} at character {index}>",
+                "the prompt holds half of a UTF-16 pair (often from a bad copy-paste or "
+                "decoding); remove it, e.g. prompt.encode('utf-8', 'replace').decode()",
+            )
+    if redact.holds_secret(prompt):
+        raise _fail("prompt", "<prompt holding the API key>", "the prompt contains the API key")
+
+
 def _short(url: str) -> str:
     return url if len(url) <= 64 else f"{url[:40]}...<{len(url)} chars>"
 
@@ -156,6 +170,7 @@ class GenerationRequest:
     def _validate(self, spec: ModelSpec) -> None:
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise _fail("prompt", self.prompt, "the prompt must be a non-empty string")
+        _check_prompt_text(self.prompt)
         if self.action not in catalog.ACTIONS:
             raise _fail("action", self.action, f"choose one of {', '.join(catalog.ACTIONS)}")
         if not spec.supports(self.action):
@@ -192,10 +207,6 @@ class GenerationRequest:
             raise _fail("seed", self.seed, f"use -1 (random) or 0..{catalog.MAX_SEED}")
         if not isinstance(self.watermark, bool):
             raise _fail("watermark", self.watermark, "True or False")
-        if self.callback_url is not None and not str(self.callback_url).startswith(
-            ("http://", "https://")
-        ):
-            raise _fail("callback_url", self.callback_url, "an http(s):// URL")
         self._validate_references(spec)
 
     def _validate_whole_api(self, spec: ModelSpec) -> None:

@@ -88,6 +88,12 @@ SETTINGS: Final[dict[str, Setting]] = {
         "where upstream options go: 'top-level' keys or one 'extra' object",
     ),
     "wait": Setting("poll", "how a generation waits: 'poll' (submit, then poll) or 'sync'"),
+    "history": Setting(
+        True,
+        "keep the history on disk; a submit is refused when it cannot be written "
+        "(False: no history, no saved images, nothing refused)",
+        "SEEDREAM_HISTORY",
+    ),
 }
 
 

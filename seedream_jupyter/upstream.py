@@ -239,6 +239,10 @@ def check_callback_url(url: object) -> str | None:
         raise ValidationError("callback_url", url, example) from None
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise ValidationError("callback_url", url, example)
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(
+            "callback_url", url, "no user:password@ part (it would be sent to the API)"
+        )
     return url
 
 

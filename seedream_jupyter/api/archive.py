@@ -108,8 +108,8 @@ class HistoryList(list[HistoryRecord]):
         prompt = prompt if len(prompt) <= 50 else prompt[:47] + "..."
         sim = " SIM" if rec.simulated else ""
         return (
-            f"{when(rec.created_at)}  {rec.task_id:<28} {rec.status:<10} "
-            f"{rec.model or '?':<25} {len(rec.images)} img  ${rec.cost_usd:.4f}{sim}  {prompt}"
+            f"{when(rec.created_at)}  {rec.task_id:<28} {rec.status_text:<10} "
+            f"{rec.model or '?':<25} {len(rec.kept)} img  ${rec.cost_usd:.4f}{sim}  {prompt}"
         )
 
     def __repr__(self) -> str:
@@ -132,7 +132,8 @@ def list_history(
     """Tasks from the history, newest first.
 
     ``status`` filters: ``"completed"``, ``"failed"``, ``"cancelled"``, ``"lost"``,
-    ``"queued"``, ``"processing"``, or ``"pending"`` (any unfinished state).
+    ``"unconfirmed"`` (submits whose task id never arrived: they may be billed, check the
+    provider's console), ``"queued"``, ``"processing"``, or ``"pending"`` (any unfinished state).
     Each record's ``.to_result()`` gives a Result from the files on disk.
     """
     records = _store(store).history(limit=limit, status=status)

@@ -1,14 +1,17 @@
 """Job: one generation in flight on the package's private event-loop thread.
 
 Cache look-up, budget check, submit, wait, download to disk, Result — all within one
-``Deadline`` (the caller's ``timeout``). The task id is written to history the moment the
-server returns it, so a timeout, an interrupt or a crash never loses it; its images are on
-disk before their links expire. Observe a job with ``subscribe``; stop it with ``cancel``.
+``Deadline`` (the caller's ``timeout``). Write-ahead: an intent row is written before the
+POST is sent (a history that cannot be written refuses the submit, nothing sent, unless the
+``history`` setting is off), and becomes the task's row the moment the server returns its id,
+so a timeout, an interrupt, a crash or kill -9 never loses a task the server created; its
+images are on disk before their links expire. Whatever ends a job is in the history before
+the caller hears of it. Observe a job with ``subscribe``; stop it with ``cancel``.
 
 ``wait="sync"`` submits with POST /v1/tasks/sync: the server answers when the task ends (no
 poll delay), or with the task still processing, which is then polled as usual. Either way the
 id is recorded as soon as the answer arrives; a connection lost before it is an ambiguous
-submit, kept in the history as lost and never resubmitted.
+submit, kept in the history as unconfirmed and never resubmitted.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ import functools
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
@@ -28,7 +30,6 @@ from .. import _loop, catalog
 from ..client import Client
 from ..client.retry import Deadline
 from ..errors import (
-    BudgetExceededError,
     SeedreamError,
     TaskCancelledError,
     TaskDetachedError,
@@ -41,6 +42,7 @@ from ..results import Result
 from ..session import session
 from ..store import Store
 from ..task import Task, TaskStatus, raise_for_terminal
+from . import history_writes, submitting
 from .finish import finish
 from .state import JobState
 
@@ -70,6 +72,7 @@ class Job:
         cache: bool = True,
         store: Store | None = None,
         budget_usd: float | None = None,
+        history: bool | None = None,
         wait: str = "poll",
     ) -> None:
         self.request = request
@@ -78,6 +81,8 @@ class Job:
         self.timeout = timeout
         self.cache = cache
         self.budget_usd = budget_usd
+        # False (the "history" setting): no history, nothing saved to disk, nothing refused
+        self.history = bool(session().get("history", history)) or store is not None
         self._store = store
         self.task: Task | None = None
         self.task_id: str | None = None
@@ -148,15 +153,29 @@ class Job:
         except asyncio.CancelledError:
             stop = self._stop
             error: BaseException = stop[0] if stop else TaskDetachedError(self.task_id or "?")
+            await self._settle()
             self._end(_STATE_OF_ERROR[type(error)], error=error, message=stop[1] if stop else None)
             raise error from None
         except BaseException as exc:
             state = _STATE_OF_ERROR.get(type(exc), JobState.ERROR)
             stopped = self._stop[1] if self._stop is not None else None
+            await self._settle()
             self._end(state, error=exc, message=stopped or str(exc))
             raise
         self._end(JobState.COMPLETED, result=result)
         return result
+
+    async def _settle(self) -> None:
+        """The history says how the job ended before anyone hears of it (a TaskFailedError
+        is followed by a history that already says failed)."""
+        if self._store is None:
+            return
+        if self.task is not None and self.task.is_terminal and self.task_id is not None:
+            await history_writes.best_effort(
+                f"recording the end of {self.task_id}",
+                functools.partial(self._store.record_state, self.task),
+            )
+        await history_writes.flush()
 
     def _end(
         self,
@@ -176,45 +195,45 @@ class Job:
     async def _execute(self) -> Result:
         aio = self.client.aio
         deadline = Deadline(self.timeout)
-        if self._store is None:
-            self._store = await asyncio.to_thread(_open_store)
+        if self._store is None and self.history:
+            # A paid task must leave a trace: a history that cannot be opened refuses it.
+            self._store = await asyncio.to_thread(submitting.open_store)
         store = self._store
         if store is not None and self.cache and self.request.seed != catalog.RANDOM_SEED:
             cached = await asyncio.to_thread(self._from_cache, store)
             if cached is not None:
                 return cached
         budgeted = session().budget_usd(self.budget_usd) is not None and not aio.simulated
-        # Check, submit and record under one lock, so concurrent jobs cannot overspend.
+        # Check, intent, submit and record under one lock, so concurrent jobs cannot overspend.
         async with session().budget_lock() if budgeted else contextlib.nullcontext():
             if budgeted:
-                await asyncio.to_thread(self._check_budget, store)
+                await asyncio.to_thread(
+                    submitting.check_budget, store, self.request, self.budget_usd
+                )
             if self._cancel_requested:
                 self._stop = (
                     TaskCancelledError("(not submitted)"),
                     "cancelled before the submit: nothing was sent",
                 )
                 raise asyncio.CancelledError
+            intent = None
+            if store is not None:
+                intent = await submitting.write_intent(store, self.request, aio)
             try:
                 if self.wait_mode == "sync":
                     task = await aio.submit_and_wait(self.request, timeout=deadline, poll=False)
                 else:
                     task = await aio.submit(self.request, timeout=deadline)
             except SeedreamError as exc:
-                if exc.maybe_submitted and store is not None:
-                    await asyncio.to_thread(self._record_unknown_submit, store)
+                if intent is not None and store is not None:
+                    await submitting.settle_intent(store, intent, exc)
                 raise
-            self.task, self.task_id = task, task.task_id
             simulated = aio.simulated  # the server may have announced itself as a simulator
             if store is not None:
-                record = functools.partial(
-                    store.record_submitted,
-                    task,
-                    self.request,
-                    base_url=aio.base_url,
-                    simulated=simulated,
+                await submitting.record_submitted(
+                    store, task, self.request, aio, intent=intent, simulated=simulated
                 )
-                written = session().write_history(f"recording the submit of {task.task_id}", record)
-                await asyncio.wrap_future(written)
+            self.task, self.task_id = task, task.task_id
         self.state, self.progress = JobState.of_task(task.status), task.progress
         self._emit()
         if self._cancel_requested:
@@ -234,6 +253,7 @@ class Job:
             if self._stop is not None:
                 self._waiter.cancel()
             done = await self._waiter
+        self.task = done
         self.state = JobState.DOWNLOADING
         self._emit()
         return await finish(
@@ -263,48 +283,6 @@ class Job:
         return Result(
             self.task, self.request, paths=paths, simulated=record.simulated, from_cache=True
         )
-
-    def _record_unknown_submit(self, store: Store) -> None:
-        """A submit whose answer was lost may still be billed: keep it in the history as lost,
-        so that it is seen there and its estimated cost counts toward the budget."""
-        aio = self.client.aio
-        placeholder = f"unknown-{uuid.uuid4().hex[:16]}"
-        try:
-            store.record_submitted(
-                Task(placeholder), self.request, base_url=aio.base_url, simulated=aio.simulated
-            )
-            store.mark_lost(
-                placeholder,
-                "the connection failed after the submit was sent: the task may exist on the "
-                "server and be billed, but its id never arrived",
-            )
-        except Exception:
-            logger.warning("could not record a submit whose answer was lost", exc_info=True)
-
-    def _check_budget(self, store: Store | None) -> None:
-        limit = session().budget_usd(self.budget_usd)
-        if limit is None:
-            return
-        if not self.request.price_known:
-            raise BudgetExceededError(
-                f"{self.request.model} is not in the catalog and has no price, so the "
-                f"${limit:.2f} budget cannot hold it; nothing was sent. Pass "
-                "price_per_image_usd= (or %config SeedreamMagic.price_per_image_usd) to price it."
-            )
-        if store is None:
-            raise BudgetExceededError(
-                "a spend budget is set but the history that counts spending is unavailable, "
-                "so nothing was sent. Set SEEDREAM_HOME to a writable folder."
-            )
-        spent = store.spent_usd(simulated=False)
-        cost = self.request.estimate_cost()
-        if spent + cost > limit:
-            left = max(0.0, limit - spent)
-            raise BudgetExceededError(
-                f"this request costs up to ${cost:.4f} but only ${left:.4f} of the "
-                f"${limit:.2f} budget is left (spent ${spent:.4f}). Raise SEEDREAM_BUDGET_USD "
-                "or %config SeedreamMagic.budget_usd to continue."
-            )
 
     # -- control ---------------------------------------------------------------------
     def cancel(self) -> str:
@@ -389,19 +367,6 @@ class Job:
             except Exception as exc:  # the awaiter was cancelled: that is what it must see
                 logger.warning("cancel of %s failed: %s", self.task_id, redact(str(exc)))
             raise
-
-
-def _open_store() -> Store | None:
-    """The session's history store, or None (with a warning) if it cannot be opened."""
-    try:
-        return session().store()
-    except Exception as exc:  # history must never stop a generation
-        session().notice(
-            f"seedream history is unavailable ({exc}); images will not be saved to disk. "
-            "Set SEEDREAM_HOME to a writable folder.",
-            fallback=lambda text: logger.warning("%s", text),
-        )
-        return None
 
 
 def follow(source: concurrent.futures.Future[T]) -> asyncio.Future[T]:

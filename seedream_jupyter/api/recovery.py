@@ -1,9 +1,12 @@
 """Getting back what the history knows: a Result from a record's files, a pending task asked
-about once, and ``resume`` — finishing every task a timeout, an interrupt or a restart left."""
+about once, and ``resume`` — finishing every task a timeout, an interrupt or a restart left,
+and listing the submits whose task id never arrived ("may be billed — check the provider's
+console"), with their estimated cost."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import socket
 import warnings
@@ -18,12 +21,13 @@ from ..errors import (
     NotFoundError,
     SeedreamError,
     TaskCancelledError,
+    TaskError,
     TaskFailedError,
     TaskTimeoutError,
 )
 from ..results import Result
 from ..session import session
-from ..store import Store, TaskRecord, server_of
+from ..store import UNCONFIRMED, UNCONFIRMED_MESSAGE, Store, TaskRecord, server_of
 from ..task import Task, TaskStatus, raise_for_terminal
 from .finish import finish
 
@@ -32,22 +36,33 @@ _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
 def result_from(record: TaskRecord, store: Store, *, fetch: bool = True) -> Result:
     """A Result from a record's files; missing files are fetched while their links work."""
+    if record.is_unconfirmed:
+        raise SeedreamError(
+            f"{record.task_id} is a submit whose task id never arrived: it {UNCONFIRMED_MESSAGE} "
+            f"(≈ ${record.cost_usd:.4f}). {record.error_message or ''}"
+        )
     if record.status == "completed":
-        paths = record.paths
-        if record.images and len(paths) == len(record.images):
-            return Result(record.to_task(), record.request, paths=paths, simulated=record.simulated)
-        live = not any(img.url_expired or not img.url for img in record.images)
+        kept = record.kept
+        on_disk = [img for img in kept if img.on_disk]
+        if kept and len(on_disk) == len(kept) and not record.refused:
+            return _from_files(record)
+        missing = [img for img in kept if not img.on_disk]
+        live = bool(missing) and not any(img.url_expired or not img.url for img in missing)
         if fetch and live:
             return _fetch_missing(record, store)
-        missing = (
-            f"task {record.task_id} completed but {len(record.images) - len(paths)} of its "
-            f"{len(record.images)} images are not on disk under {store.home} and their links "
-            "have expired (links last 24 h); they cannot be recovered"
-        )
-        if not paths:
-            raise SeedreamError(missing)
-        warnings.warn(f"{missing}; the Result holds the {len(paths)} on disk", stacklevel=3)
-        return Result(record.to_task(), record.request, paths=paths, simulated=record.simulated)
+        problems = [r.refused or "" for r in record.refused]
+        if not record.images:
+            problems.append("the server returned no image")
+        if missing:
+            problems.append(
+                f"{len(missing)} of its {len(kept)} images are not on disk under {store.home} "
+                "and their links have expired (links last 24 h); they cannot be recovered"
+            )
+        text = f"task {record.task_id} completed but " + "; ".join(problems)
+        if not on_disk:
+            raise SeedreamError(text)
+        warnings.warn(f"{text}; the Result holds the {len(on_disk)} on disk", stacklevel=3)
+        return _from_files(record)
     if record.status in ("failed", "cancelled"):
         raise_for_terminal(record.to_task())
     if record.is_pending:
@@ -60,6 +75,14 @@ def result_from(record: TaskRecord, store: Store, *, fetch: bool = True) -> Resu
     raise SeedreamError(
         f"task {record.task_id} is {record.status}: {record.error_message or 'no details'}"
     )
+
+
+def _from_files(record: TaskRecord) -> Result:
+    """A Result of the images on disk (the task shows the ones kept, in order)."""
+    task = record.to_task()
+    kept = tuple(ref for ref, img in zip(task.images, record.images) if img.on_disk)
+    task = dataclasses.replace(task, images=kept)
+    return Result(task, record.request, paths=record.paths, simulated=record.simulated)
 
 
 def _client_for(record: TaskRecord) -> Client:
@@ -124,9 +147,17 @@ class Resumed(list[Result]):
         self.lost: list[str] = []  # the server no longer knows them (or their simulator is gone)
         self.still_pending: list[str] = []  # still running when the wait ran out
         self.other_servers: list[str] = []  # pending on a server other than the current one
+        # submits whose task id never arrived: they may be billed (check the provider's console)
+        self.unconfirmed: list[str] = []
+        self.unconfirmed_usd = 0.0
 
     def summary(self) -> str:
         parts = [f"{len(self)} finished"]
+        if self.unconfirmed:
+            parts.append(
+                f"{len(self.unconfirmed)} unconfirmed submit(s) {UNCONFIRMED_MESSAGE} "
+                f"(≈ ${self.unconfirmed_usd:.4f}; sj.history(status='{UNCONFIRMED}') lists them)"
+            )
         if self.failed:
             parts.append(f"{len(self.failed)} failed")
         if self.lost:
@@ -206,12 +237,11 @@ async def _resume_one(
         except SeedreamError as exc:  # network trouble: the task stays pending
             report.failed[record.task_id] = exc
             return None
-        await asyncio.to_thread(store.record_state, task)  # links on record before downloading
         try:
             return await finish(
                 task, record.request, aio, store, simulated=record.simulated or aio.simulated
             )
-        except ImageDownloadError as exc:
+        except (ImageDownloadError, TaskError) as exc:  # e.g. no image, a refused image
             report.failed[record.task_id] = exc
             return None
 
@@ -229,14 +259,21 @@ def resume(
     ``timeout`` seconds, all at once), their images saved to disk, their rows updated. Tasks
     the server no longer knows are marked ``lost``; so are simulated tasks whose simulator
     has stopped. Failures are in ``.failed``, tasks still running in ``.still_pending``.
+    Submits whose task id never arrived cannot be resumed (no id to ask about): they are in
+    ``.unconfirmed``, with their estimated cost in ``.unconfirmed_usd`` — they may be billed,
+    check the provider's console (``sj.history.prune(status="unconfirmed")`` forgets them).
     """
     db = store if store is not None else session().store()
     client = client if client is not None else session().client()
     current = server_of(client.base_url)
     report = Resumed()
     mine: list[TaskRecord] = []
-    # completed tasks whose images never reached the disk (a failed download) count too
-    unsaved = [r for r in db.history(status="completed") if not r.all_on_disk]
+    # completed tasks whose images never reached the disk (a failed download) count too;
+    # refused images (a bomb) are never fetched again
+    unsaved = [r for r in db.history(status="completed") if any(not img.on_disk for img in r.kept)]
+    for record in db.history(status=UNCONFIRMED):
+        report.unconfirmed.append(record.task_id)
+        report.unconfirmed_usd = round(report.unconfirmed_usd + record.cost_usd, 6)
     for record in [*db.pending(), *unsaved]:
         if server_of(record.base_url) == current:
             mine.append(record)

@@ -42,15 +42,6 @@ Timeout = Deadline | float | None
 USER_AGENT: Final = f"seedream-jupyter/{__version__} (+httpx/{httpx.__version__})"
 DEFAULT_MAX_IMAGE_BYTES: Final = 256 * 1024 * 1024  # a 4K PNG is under 60 MB
 _LAST_LOOK_SECONDS: Final = 0.1  # at the deadline, one last short look at the task
-MAY_EXIST: Final = (
-    ". The submit reached the server, so the task may exist and be billed; it was not "
-    "retried: check sj.history() and the provider's console before submitting again"
-)
-
-
-def _may_exist(exc: SeedreamError) -> SeedreamError:
-    exc.maybe_submitted = True
-    return exc
 
 
 class AsyncClient:
@@ -90,6 +81,7 @@ class AsyncClient:
         self._server_says_simulated = False
         self._time_scale = 1.0  # a simulator N times faster than real says so; polls keep pace
         self._urls = downloads.UrlPolicy(self.base_url, allow_private=allow_private_urls)
+        self._submitted = http.SeenIds()  # ids this client's submits received
 
     # -- settings ----------------------------------------------------------------------
     @property
@@ -194,7 +186,7 @@ class AsyncClient:
             if idempotent or response.status_code == 429:
                 error = http.error_from(response, task_id=task_id)
                 raise Retry(error, http.retry_after(response))
-            raise _may_exist(http.error_from(response, task_id=task_id, note=MAY_EXIST))
+            raise http.may_exist(http.error_from(response, task_id=task_id, note=http.MAY_EXIST))
         if response.status_code >= 300:
             raise http.error_from(response, task_id=task_id)
         return response
@@ -236,13 +228,13 @@ class AsyncClient:
                 what = "the submit" if not idempotent else f"{method} {url}"
                 error = APIError(
                     f"the server's answer to {what} is not valid JSON"
-                    + ("" if idempotent else MAY_EXIST),
+                    + ("" if idempotent else http.MAY_EXIST),
                     status_code=response.status_code,
                     task_id=task_id,
                 )
                 if idempotent:
                     raise Retry(error) from None
-                raise _may_exist(error) from None
+                raise http.may_exist(error) from None
             return data if parse is None else parse(data)
 
         return await with_retries(attempt, retries=self.max_retries, deadline=deadline)
@@ -265,12 +257,7 @@ class AsyncClient:
         deadline = Deadline.of(timeout)
 
         def parse(data: Any) -> Task:
-            try:
-                return Task.from_json(data)
-            except ValueError as exc:
-                raise _may_exist(
-                    APIError(f"the submit answer has no usable task id ({exc})" + MAY_EXIST)
-                ) from None
+            return http.submitted_task(data, self._submitted)
 
         def timed_out() -> SeedreamError:
             return ConnectionFailedError(
@@ -306,7 +293,7 @@ class AsyncClient:
     def _parse_for(self, task_id: str) -> Callable[[Any], Task]:
         def parse(data: Any) -> Task:
             try:
-                task = Task.from_json(data, task_id=task_id)
+                task = http.sanitized(Task.from_json(data, task_id=task_id))
             except ValueError as exc:
                 raise Retry(
                     APIError(f"the server's answer for task {task_id} is not a task ({exc})")

@@ -1,4 +1,5 @@
-"""Reading the server's answers: error envelopes, ``Retry-After``, JSON that may be hostile.
+"""Reading the server's answers: error envelopes, ``Retry-After``, JSON that may be hostile,
+tasks whose text is redacted, submit answers that reuse an id.
 
 Status codes map to exceptions in ``errors.error_for_status`` (one place); what to do about
 each is the exception's ``hint`` (one place too), so nothing here adds advice to messages.
@@ -6,6 +7,7 @@ each is the exception's ``hint`` (one place too), so nothing here adds advice to
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import email.utils
 import json
@@ -14,11 +16,69 @@ from typing import Any, Final
 
 import httpx
 
-from ..errors import APIError, error_for_status, redact
+from ..errors import APIError, SeedreamError, error_for_status, redact
+from ..task import Task
 
 # Status codes worth another try: rate limits and server trouble.
 RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_ERROR_TEXT: Final = 300
+_SEEN_IDS_KEPT: Final = 100_000
+MAY_EXIST: Final = (
+    ". The submit reached the server, so the task may exist and be billed; it was not "
+    "retried: check sj.history() and the provider's console before submitting again"
+)
+
+
+def may_exist(exc: SeedreamError) -> SeedreamError:
+    """``exc``, flagged: the submit may have created a (billed) task."""
+    exc.maybe_submitted = True
+    return exc
+
+
+def sanitized(task: Task) -> Task:
+    """The task with its server text redacted: a server that echoes the Authorization header
+    must not put the key into the history, a status line or an error."""
+    if task.error_message is None and task.error_code is None:
+        return task
+    code = None if task.error_code is None else redact(task.error_code)[:200]
+    message = None if task.error_message is None else redact(task.error_message)[:2000]
+    return dataclasses.replace(task, error_code=code, error_message=message)
+
+
+class SeenIds:
+    """Task ids a client's submits received (the newest ``_SEEN_IDS_KEPT``)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, None] = {}  # insertion-ordered: the oldest go first
+
+    def add(self, task_id: str) -> bool:
+        """Remember ``task_id``; False when it was already there."""
+        if task_id in self._ids:
+            return False
+        self._ids[task_id] = None
+        while len(self._ids) > _SEEN_IDS_KEPT:
+            self._ids.pop(next(iter(self._ids)))
+        return True
+
+
+def submitted_task(data: Any, seen: SeenIds) -> Task:
+    """The task a submit answer names; an answer without a usable id, or with an id an
+    earlier submit received, may hide a billed task (``maybe_submitted``)."""
+    try:
+        task = sanitized(Task.from_json(data))
+    except ValueError as exc:
+        raise may_exist(
+            APIError(f"the submit answer has no usable task id ({exc})" + MAY_EXIST)
+        ) from None
+    if not seen.add(task.task_id):  # two submits, one id: whose task is it?
+        raise may_exist(
+            APIError(
+                f"the server answered this submit with task id {task.task_id}, which an "
+                "earlier submit already received; the task this submit created may exist "
+                "under another id" + MAY_EXIST
+            )
+        )
+    return task
 
 
 class MalformedJSON(ValueError):

@@ -23,19 +23,16 @@ from typing import Any, Final, Protocol
 import httpx
 
 from .. import catalog
-from ..errors import APIError, ConnectionFailedError, SeedreamError
+from ..errors import ConnectionFailedError, SeedreamError
 from ..request import GenerationRequest
 from ..task import Task, TaskStatus, raise_for_terminal
+from . import http
 from .retry import Deadline
 
 SYNC_PATH: Final = "/v1/tasks/sync"
 # The server may hold the answer about as long as the provider's wait (5 minutes): a sync
 # submit's read timeout must not be shorter, or a slow task would look like a lost connection.
 SYNC_READ_SECONDS: Final = catalog.PROVIDER_WAIT_SECONDS + 30.0
-MAY_EXIST: Final = (
-    ". The submit reached the server, so the task may exist and be billed; it was not "
-    "retried: check sj.history() and the provider's console before submitting again"
-)
 _read_seconds: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "seedream_sync_read_seconds", default=None
 )
@@ -61,6 +58,8 @@ def _held_reads(seconds: float) -> Iterator[None]:
 class _Client(Protocol):
     """What this needs of ``AsyncClient``."""
 
+    _submitted: http.SeenIds
+
     async def _json(
         self,
         method: str,
@@ -85,11 +84,6 @@ class _Client(Protocol):
         *,
         just_submitted: bool = False,
     ) -> Task: ...
-
-
-def _may_exist(exc: SeedreamError) -> SeedreamError:
-    exc.maybe_submitted = True
-    return exc
 
 
 async def submit_and_wait(
@@ -119,12 +113,8 @@ async def submit_and_wait(
     left = deadline.remaining()
 
     def parse(data: Any) -> Task:
-        try:
-            return Task.from_json(data)
-        except ValueError as exc:
-            raise _may_exist(
-                APIError(f"the sync submit answer has no usable task id ({exc})" + MAY_EXIST)
-            ) from None
+        # the same checks as a submit's answer: a usable id, and not one already received
+        return http.submitted_task(data, client._submitted)
 
     def timed_out() -> SeedreamError:
         return ConnectionFailedError(

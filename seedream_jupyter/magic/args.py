@@ -294,6 +294,11 @@ class _PromptFormatter(string.Formatter):
                 f"%%seedream: the prompt uses {{{first}}} but no variable {first!r} is defined; "
                 f"define it first, or write {{{{{first}}}}} for literal braces"
             )
+        if _is_environment(self._ns[first]):
+            raise UsageError(
+                f"%%seedream: {{{field_name}}} reads the environment, which holds the API key; "
+                "put the value you mean in a variable of its own first"
+            )
         try:  # attributes and [items] after the name, as str.format reads them
             value, _ = super().get_field(field_name, args, self._ns)
         except Exception as exc:
@@ -306,6 +311,11 @@ class _PromptFormatter(string.Formatter):
                 f"%%seedream: {{{field_name}}} is a function or method, not a value; call it "
                 "in Python first and put the result in a variable"
             )
+        if _is_environment(value) or _holds_key(value):
+            raise UsageError(
+                f"%%seedream: {{{field_name}}} holds the environment or the API key, which "
+                "must never go into a prompt (nor the history, nor the image's metadata)"
+            )
         return value, first
 
     def format_field(self, value: Any, format_spec: str) -> Any:
@@ -315,6 +325,35 @@ class _PromptFormatter(string.Formatter):
             raise UsageError(
                 f"%%seedream: cannot format {type(value).__name__} with {format_spec!r} ({exc})"
             ) from None
+
+
+def _is_environment(value: Any) -> bool:
+    """``os``, ``os.environ`` (or a copy of it): the environment, where the API key lives."""
+    if value is os or value is os.environ or isinstance(value, type(os.environ)):
+        return True
+    if not isinstance(value, Mapping) or len(value) < 3:
+        return False
+    try:  # a copy of it (dict(os.environ)): most of its items are the environment's
+        shared = sum(1 for k, v in value.items() if isinstance(k, str) and os.environ.get(k) == v)
+    except Exception:
+        return False
+    return shared * 2 > len(value)
+
+
+def _holds_key(value: Any) -> bool:
+    """True when the value's text is, or contains, the API key."""
+    from .. import config
+    from ..errors import redact
+
+    try:
+        text = str(value)
+    except Exception:
+        return False
+    try:
+        key = config.read_api_key()  # registers the key with redact as a side effect
+    except Exception:
+        key = None
+    return bool(key and key in text) or redact.holds_secret(text)
 
 
 def interpolate(cell: str, namespace: Mapping[str, Any]) -> str:

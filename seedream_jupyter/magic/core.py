@@ -155,6 +155,11 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
         False,
         help="Always use the embedded simulator, even with a key (also SEEDREAM_SIMULATOR=1).",
     ).tag(config=True)
+    history = Bool(
+        True,
+        help="Keep the history on disk; a submit is refused when it cannot be written. False: "
+        "no history and no saved images, nothing refused (also SEEDREAM_HISTORY=0).",
+    ).tag(config=True)
 
     @observe(*(name for name in SETTINGS))
     def _share(self, change: Any) -> None:

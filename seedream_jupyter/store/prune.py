@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .base import StoreBase
+from .base import StoreBase, history_op
 from .records import PruneReport
 from .schema import DONE_STATUSES, IMAGES_DIR, INPUTS_DIR, ORPHAN_GRACE_SECONDS, marks
 
 
 class StorePrune(StoreBase):
+    @history_op("pruned")
     def prune(
         self,
         *,

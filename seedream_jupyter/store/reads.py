@@ -10,12 +10,13 @@ from typing import Any
 
 from .. import catalog
 from ..request import GenerationRequest
-from .base import StoreBase
+from .base import StoreBase, history_op
 from .records import ImageRecord, SpendRow, TaskRecord, server_of
 from .schema import PENDING_STATUSES, UNBILLED_STATUSES, marks, status_filter
 
 
 class StoreReads(StoreBase):
+    @history_op("read")
     def image_paths(self, task_id: str) -> list[Path]:
         """Saved image files of a task that exist, ordered by index."""
         rows = self._conn().execute(
@@ -25,10 +26,12 @@ class StoreReads(StoreBase):
         paths = [self.home / row["path"] for row in rows]
         return [p for p in paths if p.is_file()]
 
+    @history_op("read")
     def get(self, task_id: str) -> TaskRecord | None:
         row = self._conn().execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
         return None if row is None else self._records([row])[0]
 
+    @history_op("read")
     def find_cached(
         self, request: GenerationRequest, *, base_url: str, simulated: bool
     ) -> TaskRecord | None:
@@ -52,10 +55,11 @@ class StoreReads(StoreBase):
         query += " ORDER BY completed_at DESC, created_at DESC LIMIT 20"
         rows = self._conn().execute(query, params).fetchall()
         for record in self._records(rows):
-            if record.all_on_disk:
+            if record.all_on_disk and not record.refused:
                 return record
         return None
 
+    @history_op("read")
     def pending(self, *, base_url: str | None = None) -> list[TaskRecord]:
         """Tasks not finished yet (submitted, queued, processing), oldest first."""
         query = f"SELECT * FROM tasks WHERE status IN {marks(len(PENDING_STATUSES))}"  # noqa: S608
@@ -66,8 +70,10 @@ class StoreReads(StoreBase):
         query += " ORDER BY created_at, rowid"
         return self._records(self._conn().execute(query, params).fetchall())
 
+    @history_op("read")
     def history(self, limit: int | None = None, status: str | None = None) -> list[TaskRecord]:
-        """Tasks, newest first; ``status`` is a status name or ``"pending"``."""
+        """Tasks, newest first (unconfirmed submits included); ``status`` is a status name or
+        ``"pending"``."""
         query = "SELECT * FROM tasks"
         params: list[Any] = []
         if status is not None:
@@ -103,6 +109,7 @@ class StoreReads(StoreBase):
                         width=img["width"],
                         height=img["height"],
                         bytes=img["bytes"],
+                        refused=img["refused"],
                     )
                 )
         return [
@@ -125,11 +132,15 @@ class StoreReads(StoreBase):
                 completed_at=row["completed_at"],
                 images=tuple(images[row["task_id"]]),
                 home=self.home,
+                intent_id=row["intent_id"],
+                n_returned=row["n_returned"],
+                warning=row["warning"],
             )
             for row in rows
         ]
 
     # -- money -------------------------------------------------------------------------------
+    @history_op("read")
     def spent_usd(self, *, simulated: bool, since: float | None = None) -> float:
         """Estimated spend of tasks not failed or cancelled (pending and lost ones count)."""
         query = (
@@ -142,6 +153,7 @@ class StoreReads(StoreBase):
             params.append(since)
         return round(float(self._conn().execute(query, params).fetchone()[0]), 6)
 
+    @history_op("read")
     def spend(
         self,
         *,

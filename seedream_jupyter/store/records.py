@@ -15,7 +15,7 @@ from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..task import ImageRef, Task, TaskStatus
 from .files import restore_inputs
-from .schema import LOST, PENDING_STATUSES
+from .schema import LOST, PENDING_STATUSES, UNCONFIRMED, UNCONFIRMED_MESSAGE
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ImageRecord:
     width: int | None
     height: int | None
     bytes: int | None
+    refused: str | None = None  # why it was not kept (a bomb, undecodable); never fetched again
 
     @property
     def on_disk(self) -> bool:
@@ -66,6 +67,9 @@ class TaskRecord:
     ratings: Mapping[int, int] = field(default_factory=dict)
     tags: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     parent_task_id: str | None = None  # the task whose image this one was made from
+    intent_id: str | None = None  # the write-ahead row this task grew from
+    n_returned: int | None = None  # images the server returned (None: not completed yet)
+    warning: str | None = None  # what was odd: surplus images, a reused task id
 
     @cached_property
     def request(self) -> GenerationRequest:
@@ -81,13 +85,33 @@ class TaskRecord:
         return self.status in PENDING_STATUSES
 
     @property
+    def is_unconfirmed(self) -> bool:
+        """A submit whose task id never arrived: it may exist and be billed."""
+        return self.status == UNCONFIRMED
+
+    @property
+    def status_text(self) -> str:
+        """The status as a person should read it."""
+        return f"{self.status} ({UNCONFIRMED_MESSAGE})" if self.is_unconfirmed else self.status
+
+    @property
+    def kept(self) -> tuple[ImageRecord, ...]:
+        """The images meant to be on disk (refused ones are not)."""
+        return tuple(img for img in self.images if img.refused is None)
+
+    @property
+    def refused(self) -> tuple[ImageRecord, ...]:
+        return tuple(img for img in self.images if img.refused is not None)
+
+    @property
     def paths(self) -> list[Path]:
         """Saved image files that exist, in order."""
         return [img.path for img in self.images if img.path is not None and img.path.is_file()]
 
     @property
     def all_on_disk(self) -> bool:
-        return bool(self.images) and all(img.on_disk for img in self.images)
+        """Every kept image is saved (and there is at least one)."""
+        return bool(self.kept) and all(img.on_disk for img in self.kept)
 
     @property
     def urls(self) -> list[str]:
@@ -97,7 +121,9 @@ class TaskRecord:
         """A ``Task`` with the last state seen (for building a Result)."""
         return Task(
             task_id=self.task_id,
-            status=TaskStatus.parse(self.status if self.status != LOST else "failed"),
+            status=TaskStatus.parse(
+                self.status if self.status not in (LOST, UNCONFIRMED) else "failed"
+            ),
             progress=self.progress,
             model=self.model,
             action=self.action,

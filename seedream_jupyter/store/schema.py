@@ -18,9 +18,15 @@ SCHEMA_VERSION: Final = 3
 BUSY_TIMEOUT_SECONDS: Final = 10.0
 INPUT_SCHEME: Final = "seedream-input:"
 LOST: Final = "lost"  # the server no longer knows the task (HTTP 404 on resume)
+# A write-ahead intent: written before its POST is sent, renamed to the task id when the
+# answer names it, deleted when the submit provably created nothing. One that stays has no
+# id: the task may exist and be billed (the POST was sent, its answer lost or never read).
+UNCONFIRMED: Final = "unconfirmed"
+INTENT_PREFIX: Final = "intent-"
+UNCONFIRMED_MESSAGE: Final = "may be billed — check the provider's console"
 PENDING_STATUSES: Final = ("submitted", "queued", "processing")
-DONE_STATUSES: Final = ("completed", "failed", "cancelled", LOST)
-# Lost tasks count: the server forgot them, but a real one may well have been billed.
+DONE_STATUSES: Final = ("completed", "failed", "cancelled", LOST, UNCONFIRMED)
+# Lost and unconfirmed tasks count: a real one may well have been billed.
 UNBILLED_STATUSES: Final = ("failed", "cancelled")
 ORPHAN_GRACE_SECONDS: Final = (
     600.0  # prune leaves young unreferenced files (a writer may be mid-save)
@@ -74,8 +80,14 @@ _MIGRATIONS: Final[tuple[str, ...]] = (
     ) WITHOUT ROWID;
     CREATE INDEX inputs_path ON inputs(path);
     """,
-    # version 2: write-ahead intents (issue 12); its real statements replace this entry at merge
-    "",
+    # version 2: write-ahead intents, images returned, warnings, refused images
+    """
+    ALTER TABLE tasks ADD COLUMN intent_id TEXT;     -- the write-ahead row this task grew from
+    ALTER TABLE tasks ADD COLUMN n_returned INTEGER; -- images the server returned (billing)
+    ALTER TABLE tasks ADD COLUMN warning TEXT;       -- what was odd (surplus images, reused id)
+    ALTER TABLE images ADD COLUMN refused TEXT;      -- why this image was not kept (a bomb)
+    CREATE INDEX tasks_intent ON tasks(intent_id);
+    """,
     # version 3: ratings and tags per image, and where an edit's input came from
     """
     ALTER TABLE tasks ADD COLUMN parent_task_id TEXT;  -- the task whose image this one edited

@@ -1,4 +1,9 @@
-"""Writing the history: a task's row from its submit on, its status changes, its image files."""
+"""Writing the history: a task's status changes, its image files, images refused (the
+write-ahead intents are in ``intents``).
+
+Every server text stored (error messages, warnings) is redacted first: a server that echoes
+the Authorization header must not put the key into SQLite (or its WAL).
+"""
 
 from __future__ import annotations
 
@@ -9,76 +14,56 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import _formats, catalog
+from .. import _formats
+from ..errors import redact
 from ..request import GenerationRequest
 from ..task import Task, TaskStatus
 from . import provenance
-from .base import StoreBase
-from .files import content_path, image_size, store_inputs, write_content
-from .records import server_of
-from .schema import IMAGES_DIR, LOST, PENDING_STATUSES
+from .base import StoreBase, history_op
+from .billing import NO_IMAGES_CODE, NO_IMAGES_MESSAGE, billed_cost, kept_images
+from .files import content_path, image_size, write_content
+from .schema import (
+    IMAGES_DIR,
+    LOST,
+    PENDING_STATUSES,
+)
+
+
+def redacted(value: str | None) -> str | None:
+    return None if value is None else redact(value)
 
 
 class StoreWrites(StoreBase):
-    def record_submitted(
-        self, task: Task, request: GenerationRequest, *, base_url: str, simulated: bool
-    ) -> None:
-        """Write the task row as soon as a submit has returned an id."""
-        payload, inputs = store_inputs(request.to_payload(), self.home)
-        now = time.time()
-        with self._tx() as conn:
-            conn.execute(
-                """
-                INSERT INTO tasks (task_id, payload, cache_key, model, action, prompt, seed,
-                    n_expected, status, progress, cost_usd, base_url, server, simulated,
-                    created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(task_id) DO UPDATE SET
-                    payload = excluded.payload, cache_key = excluded.cache_key,
-                    model = excluded.model, action = excluded.action,
-                    prompt = excluded.prompt, seed = excluded.seed,
-                    n_expected = excluded.n_expected, cost_usd = excluded.cost_usd,
-                    base_url = excluded.base_url, server = excluded.server,
-                    simulated = excluded.simulated, updated_at = excluded.updated_at
-                """,
-                (
-                    task.task_id,
-                    json.dumps(payload, ensure_ascii=False),
-                    request.cache_key(),
-                    request.model,
-                    request.action,
-                    request.prompt,
-                    request.seed,
-                    request.output_count,
-                    "submitted",
-                    request.estimate_cost(),
-                    base_url,
-                    server_of(base_url),
-                    int(simulated),
-                    now,
-                    now,
-                ),
-            )
-            conn.executemany(
-                "INSERT OR REPLACE INTO inputs (task_id, idx, path) VALUES (?, ?, ?)",
-                [(task.task_id, idx, rel) for idx, rel, _ in inputs],
-            )
-            for _, rel, raw in inputs:  # under the lock: a prune may have taken a shared file
-                write_content(self.home / rel, raw)
-            self._apply_state(conn, task, now)
-
+    @history_op("written")
     def record_state(self, task: Task) -> None:
         """Status, progress, error, completion time and image links from a poll."""
         with self._tx() as conn:
             self._apply_state(conn, task, time.time())
 
+    @history_op("written")
     def mark_lost(self, task_id: str, message: str) -> None:
         """The server no longer knows this task: stop treating it as pending."""
         with self._tx() as conn:
             conn.execute(
                 "UPDATE tasks SET status = ?, error_message = ?, updated_at = ? "
                 "WHERE task_id = ? AND status IN (?, ?, ?)",
-                (LOST, message, time.time(), task_id, *PENDING_STATUSES),
+                (LOST, redacted(message), time.time(), task_id, *PENDING_STATUSES),
+            )
+
+    @history_op("written")
+    def refuse_image(
+        self, task_id: str, index: int, reason: str, *, url: str | None, expires_at: float | None
+    ) -> None:
+        """An image that arrived unusable (a bomb, undecodable): not kept, and not fetched
+        again by ``resume``; ``reason`` says why."""
+        with self._tx() as conn:
+            self._ensure_row(conn, task_id, None)
+            conn.execute(
+                """
+                INSERT INTO images (task_id, idx, url, expires_at, refused) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(task_id, idx) DO UPDATE SET refused = excluded.refused
+                """,
+                (task_id, index, url, expires_at, redacted(reason)),
             )
 
     def _ensure_row(self, conn: sqlite3.Connection, task_id: str, model: str | None) -> str:
@@ -96,9 +81,23 @@ class StoreWrites(StoreBase):
 
     def _apply_state(self, conn: sqlite3.Connection, task: Task, now: float) -> None:
         current = self._ensure_row(conn, task.task_id, task.model)
-        status = task.status.value
         if current in ("completed", "failed", "cancelled") and not task.is_terminal:
             return  # a stale poll answered after the final one: keep the final state
+        status, code, message = task.status.value, task.error_code, task.error_message
+        row = conn.execute(
+            "SELECT model, n_expected FROM tasks WHERE task_id = ?", (task.task_id,)
+        ).fetchone()
+        images, warning = task.images, None
+        returned: int | None = None
+        cost: float | None = None
+        if task.status is TaskStatus.COMPLETED:
+            returned = len(task.images)
+            images, warning = kept_images(task.images, row["n_expected"])
+            if not images:  # billed nothing, and nothing for a later resume to finish
+                status, code, message = "failed", NO_IMAGES_CODE, NO_IMAGES_MESSAGE
+                cost = 0.0
+            else:
+                cost = billed_cost(row["model"], row["n_expected"], returned)
         completed_at = task.completed_at
         if completed_at is None and task.is_terminal:
             completed_at = now
@@ -106,40 +105,34 @@ class StoreWrites(StoreBase):
             """
             UPDATE tasks SET status = ?, progress = ?,
                 error_code = COALESCE(?, error_code), error_message = COALESCE(?, error_message),
-                completed_at = COALESCE(completed_at, ?), updated_at = ?
+                completed_at = COALESCE(completed_at, ?), updated_at = ?,
+                n_returned = COALESCE(?, n_returned), cost_usd = COALESCE(?, cost_usd),
+                warning = COALESCE(?, warning)
             WHERE task_id = ?
             """,
             (
                 status,
                 task.progress,
-                task.error_code,
-                task.error_message,
+                redacted(code),
+                redacted(message),
                 completed_at,
                 now,
+                returned,
+                cost,
+                redacted(warning),
                 task.task_id,
             ),
         )
-        if task.status is TaskStatus.COMPLETED and task.images:
-            # Billing is per image returned; a group may return fewer than asked for.
-            model = conn.execute(
-                "SELECT model FROM tasks WHERE task_id = ?", (task.task_id,)
-            ).fetchone()["model"]
-            spec = catalog.MODELS.get(model or "")
-            if spec is not None:
-                conn.execute(
-                    "UPDATE tasks SET cost_usd = MIN(cost_usd, ?) WHERE task_id = ? "
-                    "AND cost_usd > 0",
-                    (spec.cost(len(task.images)), task.task_id),
-                )
         conn.executemany(
             """
             INSERT INTO images (task_id, idx, url, expires_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(task_id, idx) DO UPDATE SET
                 url = excluded.url, expires_at = COALESCE(excluded.expires_at, expires_at)
             """,
-            [(task.task_id, idx, ref.url, ref.expires_at) for idx, ref in enumerate(task.images)],
+            [(task.task_id, idx, ref.url, ref.expires_at) for idx, ref in enumerate(images)],
         )
 
+    @history_op("written")
     def save_image(
         self,
         task_id: str,
@@ -201,7 +194,8 @@ class StoreWrites(StoreBase):
                     url = COALESCE(excluded.url, url),
                     expires_at = COALESCE(excluded.expires_at, expires_at),
                     path = excluded.path, sha256 = excluded.sha256, width = excluded.width,
-                    height = excluded.height, bytes = excluded.bytes, saved_at = excluded.saved_at
+                    height = excluded.height, bytes = excluded.bytes,
+                    saved_at = excluded.saved_at, refused = NULL
                 """,
                 (
                     task_id,

@@ -207,7 +207,7 @@ def test_sync_whose_server_wait_runs_out_is_polled_to_the_end(
 
 
 @pytest.mark.simulator(faults="drop@sync#1")
-def test_sync_with_a_dropped_connection_is_kept_as_lost_and_never_resent(
+def test_sync_with_a_dropped_connection_is_kept_as_unconfirmed_and_never_resent(
     client: sj.Client, simulator: SimulatorHandle
 ) -> None:
     with pytest.raises(sj.ConnectionFailedError, match="may exist") as info:
@@ -216,7 +216,8 @@ def test_sync_with_a_dropped_connection_is_kept_as_lost_and_never_resent(
     time.sleep(0.2)
     assert simulator.stats.submits == 1 and submits(simulator) == ["/v1/tasks/sync"]
     (record,) = Store().history()
-    assert record.status == "lost" and record.prompt == "dropped"
+    # the write-ahead intent stays: "may be billed — check the provider's console"
+    assert record.status == "unconfirmed" and record.prompt == "dropped"
 
 
 @pytest.mark.simulator(sync_timeout=0.05, queue_seconds=0.3, jitter=0)

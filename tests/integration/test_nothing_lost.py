@@ -100,8 +100,8 @@ def test_a_submit_whose_answer_was_lost_stays_in_history_and_counts(
         sj.generate("dropped", client=client)
     assert info.value.maybe_submitted and sim.stats.submit_requests == 1  # not resent
     (record,) = Store().history()
-    assert record.status == "lost" and record.task_id.startswith("unknown-")
-    assert "may exist on the server and be billed" in (record.error_message or "")
+    assert record.status == "unconfirmed" and record.task_id.startswith("intent-")
+    assert "may be billed — check the provider's console" in (record.error_message or "")
     assert record.prompt == "dropped"
     spent = Store().spent_usd(simulated=record.simulated)
     assert spent == pytest.approx(request_cost)  # it counts toward the budget

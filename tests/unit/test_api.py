@@ -448,7 +448,8 @@ def test_a_budget_without_history_sends_nothing(
         raise OSError("read-only file system")
 
     monkeypatch.setattr(session(), "store", unavailable)
-    with pytest.raises(sj.BudgetExceededError, match="SEEDREAM_HOME"):
+    # no history at all refuses the submit (issue 12), budget or not
+    with pytest.raises(sj.errors.HistoryError, match="SEEDREAM_HOME"):
         sj.generate("x", client=client)
     assert server.submits == []
 

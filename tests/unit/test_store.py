@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from seedream_jupyter.errors import SeedreamError
+from seedream_jupyter.errors import HistoryError, SeedreamError
 from seedream_jupyter.request import GenerationRequest
 from seedream_jupyter.session import session
 from seedream_jupyter.store import Store, files, provenance, schema
@@ -279,8 +279,9 @@ def test_failed_write_leaves_no_file(store: Store, monkeypatch: pytest.MonkeyPat
         raise OSError("disk full")
 
     monkeypatch.setattr(files.os, "replace", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(HistoryError, match="disk full") as info:
         store.save_image("t-x", 0, image_bytes(), url=None, expires_at=None, request=None)
+    assert info.value.path == store.home and isinstance(info.value.__cause__, OSError)
     images = store.home / "images"
     assert not [p for p in images.rglob("*") if p.is_file()]
     assert store.get("t-x") is None
@@ -375,6 +376,14 @@ def test_find_cached_needs_completed_with_images(store: Store) -> None:
 
 
 # -- listing -------------------------------------------------------------------------------------
+def _seen(task_id: str, status: str, images: int = 1) -> Task:
+    """The task as a poll shows it: a completed one with its images (none would be a failure)."""
+    done = status == "completed"
+    count = images if done else 0
+    refs = tuple(ImageRef(f"{SERVER}/files/{task_id}/{i}.jpeg") for i in range(count))
+    return Task(task_id, TaskStatus.parse(status), images=refs)
+
+
 def _set_created(store: Store, task_id: str, created: float) -> None:
     conn = sqlite3.connect(store.db_path)
     conn.execute("UPDATE tasks SET created_at = ? WHERE task_id = ?", (created, task_id))
@@ -392,7 +401,7 @@ def test_pending_and_history_order_and_filters(store: Store) -> None:
             base_url=SERVER if i != 4 else "http://127.0.0.1:9",
             simulated=i == 4,
         )
-        store.record_state(Task(task_id, TaskStatus.parse(status)))
+        store.record_state(_seen(task_id, status))
         _set_created(store, task_id, now - 100 + i)
     assert [r.task_id for r in store.history()] == ["t4", "t3", "t2", "t1", "t0"]
     assert [r.task_id for r in store.history(limit=2)] == ["t4", "t3"]
@@ -421,7 +430,7 @@ def test_spend_by_day_model_and_kind(store: Store) -> None:
     ]
     for task_id, request, simulated, status, created in rows:
         store.record_submitted(Task(task_id), request, base_url=SERVER, simulated=simulated)
-        store.record_state(Task(task_id, TaskStatus.parse(status)))
+        store.record_state(_seen(task_id, status, request.output_count))
         _set_created(store, task_id, created)
     price45 = req().spec.price_per_image_usd
     price40 = req(model="4.0").spec.price_per_image_usd
