@@ -117,7 +117,9 @@ def gallery_html(
     box = box_for(len(thumbs))
     badge = f'<span style="{_BADGE}">SIMULATED</span>' if simulated else ""
     parts = [f'<div class="sj-static" style="{_WRAP}">']
-    parts.append(f'<div class="sj-static-caption" style="{_CAPTION}">{badge}{html.escape(caption)}</div>')
+    parts.append(
+        f'<div class="sj-static-caption" style="{_CAPTION}">{badge}{html.escape(caption)}</div>'
+    )
     if thumbs:
         parts.append(f'<div class="sj-static-gallery" style="{_ROW}">')
         for thumb, size, alt in zip(thumbs, sizes, alts):

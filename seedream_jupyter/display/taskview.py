@@ -144,6 +144,8 @@ class TaskView(anywidget.AnyWidget):
         self._last_state: str | None = None
         self._last_snap: static.Snapshot | None = None
         self._cancel_note = ""  # what cancel() said; clearer than a racing poll's message
+        # the cell that waited says how it ended (one line): the view then shows the state only
+        self.reported_elsewhere = False
         self._last_sent = 0.0
         self._timer: threading.Timer | None = None
         self._thumbs_started = False
@@ -232,6 +234,8 @@ class TaskView(anywidget.AnyWidget):
     def _message_for(self, snap: static.Snapshot) -> str:
         """The job's note; after a cancel, what cancel() said when the job only has its error."""
         bare = not snap.message or snap.message == static.error_text(self.job.error)
+        if snap.state.stopped_on_request and self.reported_elsewhere:
+            return ""
         if snap.state.stopped_on_request and self._cancel_note and bare:
             return self._cancel_note
         return snap.message
@@ -290,8 +294,7 @@ class TaskView(anywidget.AnyWidget):
         prompt = request.prompt.strip()
         count = len(thumbs)
         alts = [
-            f"{'SIMULATED ' if snap.simulated else ''}image {i + 1} of {count}: "
-            f"{prompt[:120]}"
+            f"{'SIMULATED ' if snap.simulated else ''}image {i + 1} of {count}: {prompt[:120]}"
             for i in range(count)
         ]
         caption = static.caption_text(job, snap)

@@ -6,8 +6,12 @@ start an ``api.Job`` and hand it to the display layer. Settings are traitlets on
 change is handed to the session, so the helpers and the panel follow it too.
 
 Blocking by default: the cell waits for the images while the TaskView updates live from
-the loop thread. A kernel interrupt cancels a queued task (refunded) or stops waiting for
-a processing one, and prints one line saying which. ``--background`` returns at once.
+the loop thread. In a Jupyter kernel the cell *awaits* the job (an input transformer turns
+the cell's call into ``await magic.run_awaited(...)``): the cell is still running, so the
+next cell waits for it, but ipykernel (>= 7.4) handles widget messages meanwhile, so the
+view's Cancel ("Stop waiting" once the server has started the task) works. A kernel
+interrupt cancels a queued task (refunded) or stops waiting for a started one, and one line
+says which. ``--background`` returns at once.
 """
 
 from __future__ import annotations
@@ -28,6 +32,12 @@ from ..request import GenerationRequest
 from ..session import SETTINGS, session
 from . import args as magic_args
 from . import commands as magic_commands
+from .awaiting import (
+    AWAITED,
+    PendingCell,
+    await_seedream_cells,
+    kernel_handles_widgets_while_awaiting,
+)
 from .help import help_text
 
 if TYPE_CHECKING:
@@ -176,6 +186,17 @@ class SeedreamMagic(Magics):
             return magic_commands.run(self, line)
         return self._cell(line, cell)
 
+    async def run_awaited(self, magic_name: str, line: str, cell: str) -> Any:
+        """What an awaiting ``%%seedream`` cell runs (see ``await_seedream_cells``)."""
+        token = AWAITED.set(True)
+        try:
+            value = self.shell.run_cell_magic(magic_name, line, cell)
+        finally:
+            AWAITED.reset(token)
+        if isinstance(value, PendingCell):
+            return await value.run()
+        return value
+
     # -- helpers -----------------------------------------------------------------------------
     def effective_display(self) -> str:
         if self.display_mode != "auto":
@@ -302,7 +323,13 @@ class SeedreamMagic(Magics):
 
         from ..display.taskview import TaskView
 
-        view = TaskView(job, thumb_size=self.thumbnail_size, blocking=not args.background)
+        awaited = AWAITED.get() and not args.background
+        view = TaskView(
+            job,
+            thumb_size=self.thumbnail_size,
+            blocking=not args.background,
+            interactive=awaited,
+        )
         handle = display(view, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
 
         def refresh(v: TaskView) -> None:
@@ -313,6 +340,8 @@ class SeedreamMagic(Magics):
             self._when_done(job, args.var)
             view.on_done(refresh)
             return None
+        if awaited:
+            return PendingCell(self, job, view, args, refresh)
         try:
             result = job.wait()
         except KeyboardInterrupt:
@@ -329,6 +358,15 @@ class SeedreamMagic(Magics):
         refresh(view)
         self._deliver(result, args.var)
         return None
+
+    def stop_line(self, job: Job, var: str | None) -> str:
+        """What stopping to wait for a started task means (the task goes on)."""
+        then = f"; {var} is set then" if var else ""
+        return (
+            f"Stopped waiting: task {job.task_id} had started, which the server cannot cancel. "
+            f"It goes on: its images are saved to the history when it completes{then} "
+            f"(sj.load({job.task_id!r}))."
+        )
 
     def _when_done(self, job: Job, var: str | None) -> None:
         if var is None:
@@ -376,6 +414,10 @@ def load_ipython_extension(ip: Any) -> None:
         return
     magic = SeedreamMagic(shell=ip, config=ip.config)
     ip.register_magics(magic)
+    if kernel_handles_widgets_while_awaiting(ip) and await_seedream_cells not in getattr(
+        ip, "input_transformers_post", [await_seedream_cells]
+    ):
+        ip.input_transformers_post.append(await_seedream_cells)
     if magic not in ip.configurables:
         ip.configurables.append(magic)
     # values from a config file fire no observer: hand them to the session now
@@ -390,6 +432,8 @@ def unload_ipython_extension(ip: Any) -> None:
         return
     for kind in ("line", "cell"):
         ip.magics_manager.magics[kind].pop("seedream", None)
+    with contextlib.suppress(ValueError, AttributeError):
+        ip.input_transformers_post.remove(await_seedream_cells)
     if magic in ip.configurables:
         ip.configurables.remove(magic)
     session().reset()
