@@ -35,6 +35,7 @@ from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..results import Result
 from ..session import SIMULATOR_NOTICE, session
+from ..display.gallery import marked
 from .choices import quiet_html
 from .form import PanelForm, close_tree
 from .messages import describe_error, message_html
@@ -62,7 +63,7 @@ class Panel:
         client: Client | None = None,
         timeout: float | None = 300.0,
         cache: bool = True,
-        thumb_size: int = 512,
+        thumb_size: int = 960,
         save_dir: str = DEFAULT_SAVE_DIR,
         budget_usd: float | None = None,
     ) -> None:
@@ -145,6 +146,7 @@ class Panel:
             request = self.request()
         except ValidationError as exc:
             self.message.value = message_html(describe_error(exc), "error")
+            self._refresh_request()  # the error is said once, here: not again in the request
             return None
         job = api.start(
             request,
@@ -183,7 +185,8 @@ class Panel:
     def _make_view(self, job: Job) -> Any:
         from ..display import TaskView
 
-        return TaskView(job, thumb_size=self.thumb_size)
+        # the newest run appears at the top of the stack: bring it into sight
+        return TaskView(job, thumb_size=self.thumb_size, scroll_on_show=True)
 
     def _runs_snapshot(self) -> list[PanelRun]:
         with self._lock:
@@ -211,6 +214,13 @@ class Panel:
         return wrapper  # type: ignore[return-value]
 
     def _on_form_change(self) -> None:
+        if self.message.value and "sjp-error" in self.message.value:
+            try:  # a fixed form clears the error it had
+                self.request()
+            except ValidationError as exc:
+                self.message.value = message_html(describe_error(exc), "error")
+            else:
+                self.message.value = ""
         if self.show_request.value:
             self._refresh_request()
 
@@ -221,7 +231,9 @@ class Panel:
         try:
             text = self.request_json()
         except ValidationError as exc:
-            self.request_view.value = message_html(describe_error(exc), "error")
+            # One place for the error: the message line above (not here as well).
+            self.message.value = message_html(describe_error(exc), "error")
+            self.request_view.value = message_html("no request until the form is fixed", "info")
             return
         self.request_view.value = (
             '<pre class="sjp-json mathjax_ignore tex2jax_ignore" style="margin: 4px 0; '
@@ -237,13 +249,16 @@ class Panel:
             simulated = self.simulated
         except Exception:  # settings errors surface on Generate
             simulated = False
+        # Theme colours only: the text colour of the theme on its second layout colour (a
+        # light tint with light text was unreadable in the dark theme).
         self.banner.value = (
             quiet_html(
                 SIMULATOR_NOTICE,
                 "sjp-sim",
                 "padding: 4px 8px; margin-bottom: 4px; "
                 "border-left: 4px solid var(--jp-warn-color1, #f57c00); "
-                "background: var(--jp-warn-color3, #fff3e0); color: var(--jp-ui-font-color1, #222)",
+                "background: var(--jp-layout-color2, transparent); "
+                "color: var(--jp-ui-font-color1, inherit)",
             )
             if simulated
             else ""
@@ -261,11 +276,18 @@ class Panel:
         return f"<Panel {len(self.runs)} runs, {len(self.results)} results>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The live widget, with a one-line note as its saved form (see ``display.saving``:
+        the widget view is not written to disk; the panel's record, below it, has the images)."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         data = dict(data or {})
         data["text/plain"] = self.summary()
-        return data, dict(metadata or {})
+        data["text/html"] = quiet_html(
+            self.summary(),
+            "sjp-saved-note",
+            "color: var(--jp-ui-font-color2, #666); font-style: italic; margin: 2px 0",
+        )
+        return data, marked(dict(metadata or {}))
 
     def _ipython_display_(self) -> None:
         """The panel, then its record: what a saved notebook shows of the runs (see

@@ -47,7 +47,10 @@ class PanelRun:
         self.label = widgets.Label("")
         self.label.add_class("sjp-run-label")
         self.variable = widgets.Text(
-            placeholder="variable name", layout=widgets.Layout(width="150px")
+            placeholder="a name",
+            description="variable",
+            style={"description_width": "auto"},
+            layout=widgets.Layout(width="190px"),
         )
         self.variable.add_class("sjp-var-name")
         self.to_variable = widgets.Button(
@@ -57,7 +60,11 @@ class PanelRun:
         )
         self.to_variable.add_class("sjp-to-var")
         self.save_dir = widgets.Text(
-            value=panel.save_dir, placeholder="folder", layout=widgets.Layout(width="180px")
+            value=panel.save_dir,
+            placeholder="folder",
+            description="save to",
+            style={"description_width": "auto"},
+            layout=widgets.Layout(width="230px"),
         )
         self.save_dir.add_class("sjp-save-dir")
         self.save = widgets.Button(
