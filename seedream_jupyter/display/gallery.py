@@ -112,8 +112,10 @@ def gallery_html(
     notes: Sequence[str] = (),
     prompt: str = "",
     error: str = "",
+    labels: Sequence[str] = (),
 ) -> str:
-    """The HTML gallery (all text escaped; each image with its width, height and alt text)."""
+    """The HTML gallery (all text escaped; each image with its width, height and alt text,
+    and its label under it when ``labels`` are given)."""
     box = box_for(len(thumbs))
     badge = f'<span style="{_BADGE}">SIMULATED</span>' if simulated else ""
     parts = [f'<div class="sj-static" style="{_WRAP}">']
@@ -122,13 +124,17 @@ def gallery_html(
     )
     if thumbs:
         parts.append(f'<div class="sj-static-gallery" style="{_ROW}">')
-        for thumb, size, alt in zip(thumbs, sizes, alts):
+        for i, (thumb, size, alt) in enumerate(zip(thumbs, sizes, alts)):
             width, height = fit(size, box)
             uri = "data:image/jpeg;base64," + base64.b64encode(thumb).decode("ascii")
-            parts.append(
+            img = (
                 f'<img src="{uri}" width="{width}" height="{height}" '
                 f'alt="{html.escape(alt, quote=True)}" style="{_IMG}">'
             )
+            if i < len(labels):
+                label = f'<figcaption style="{_QUIET}">{html.escape(labels[i])}</figcaption>'
+                img = f'<figure style="margin:0;max-width:{width}px">{img}{label}</figure>'
+            parts.append(img)
         parts.append("</div>")
     if prompt:
         parts.append(f'<div style="{_QUIET};font-style:italic">“{html.escape(prompt)}”</div>')
@@ -151,6 +157,7 @@ def static_bundle(
     prompt: str = "",
     error: str = "",
     sheet_labels: Sequence[str] | None = None,
+    labels: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(data, metadata)``: text/plain, text/html and (with images) image/jpeg, marked."""
     thumbs = _thumbs(sources, sizes, HTML_QUALITY) if sources else []
@@ -165,6 +172,7 @@ def static_bundle(
             notes=notes,
             prompt=prompt,
             error=error,
+            labels=labels,
         ),
     }
     metadata: dict[str, Any] = {}

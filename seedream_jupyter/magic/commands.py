@@ -60,23 +60,50 @@ def _int_arg(command: str, word: str) -> int:
 # -- catalog and settings ------------------------------------------------------------------------
 
 
-def models_table() -> str:
-    rows = [("model", "aliases", "actions", "resolutions", "formats", "$/image")]
+MODELS_WIDTH = 100  # %seedream models fits a 100-column terminal or notebook cell
+
+
+def _text_table(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
+    """Aligned columns (numbers right-aligned), a rule under the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))
+        ]
+        return "  ".join(cells).rstrip()
+
+    return [line(rows[0]), "  ".join("-" * w for w in widths), *(line(r) for r in rows[1:])]
+
+
+def _wrapped(text: str, indent: str = "  ") -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, MODELS_WIDTH, subsequent_indent=indent)
+
+
+def models_table(verbose: bool = False) -> str:
+    """The models at a glance (fits 100 columns); ``verbose``: aliases, ratios, pixel sizes."""
+    actions = list(catalog.ACTIONS)
+    short = {"image2image": "i2i", "reference": "ref"}
+    head = ["model", "$/image", "resolutions", "formats", *(short.get(a, a) for a in actions)]
+    rows = [head]
     for spec in catalog.MODELS.values():
+        marks = ["✓" if a in spec.actions else "·" for a in actions]
         rows.append(
-            (
+            [
                 spec.id,
-                ", ".join(spec.aliases[:3]),
-                ", ".join(spec.actions),
+                price(spec.price_per_image_usd),
                 " ".join(spec.resolutions),
                 " ".join(spec.output_formats),
-                price(spec.price_per_image_usd),
-            )
+                *marks,
+            ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"{spec.id}: {spec.summary}" for spec in catalog.MODELS.values()]
+    lines = _text_table(rows, right=frozenset({1}))
+    lines.append(
+        "i2i = image2image, ref = reference; aliases: "
+        + "; ".join(f"{', '.join(s.aliases[:2])}" for s in catalog.MODELS.values())
+    )
     missing = "; ".join(
         f"{ratio} not on {', '.join(m.removeprefix('doubao-seedream-') for m in models)}"
         for ratio, models in catalog.ratio_exceptions().items()
@@ -84,12 +111,31 @@ def models_table() -> str:
     ratios = f"aspect ratios: {' '.join(catalog.ASPECT_RATIOS)}" + (
         f" ({missing})" if missing else ""
     )
-    return "\n".join([*lines, "", *notes, ratios])
+    lines += _wrapped(ratios)
+    if not verbose:
+        lines.append("%seedream models -v: summaries, every alias, pixel sizes")
+        return "\n".join(lines)
+    for spec in catalog.MODELS.values():
+        lines += ["", spec.id]
+        lines += _wrapped(f"  {spec.summary}", "    ")
+        lines += _wrapped(f"  aliases: {', '.join(spec.aliases)}", "    ")
+        lines += _wrapped(f"  actions: {', '.join(spec.actions)}", "    ")
+        for res in spec.resolutions:
+            sizes = []
+            for ratio in spec.aspect_ratios:
+                if ratio == "auto":
+                    continue
+                width, height = spec.pixel_size(res, ratio)
+                sizes.append(f"{ratio} {width}×{height}")
+            lines += _wrapped(f"  {res}: {', '.join(sizes)}", "      ")
+    return "\n".join(lines)
 
 
 def cmd_models(magic: MagicLike, words: Sequence[str]) -> None:
-    _want("models", words, 0, 0, "models")
-    print(models_table())
+    verbose = [w for w in words if w in ("-v", "--verbose")]
+    if len(verbose) != len(words) or len(words) > 1:
+        raise _usage("models", "usage: %seedream models [-v]")
+    print(models_table(verbose=bool(verbose)))
 
 
 def target_text() -> str:
@@ -361,7 +407,9 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "models": Command("models", "the models: actions, ratios, resolutions, prices", cmd_models),
+    "models": Command(
+        "models [-v]", "the models: prices, resolutions, actions (-v: more)", cmd_models
+    ),
     "config": Command("config", "the settings in effect (the key only as set/unset)", cmd_config),
     "status": Command("status TASK_ID", "a task's status on the server", cmd_status),
     "cancel": Command("cancel TASK_ID", "cancel a queued task (refunded)", cmd_cancel),

@@ -188,6 +188,7 @@ class SeedreamMagic(Magics):
 
     async def run_awaited(self, magic_name: str, line: str, cell: str) -> Any:
         """What an awaiting ``%%seedream`` cell runs (see ``await_seedream_cells``)."""
+        assert self.shell is not None  # only IPython's transformed cells call this
         token = AWAITED.set(True)
         try:
             value = self.shell.run_cell_magic(magic_name, line, cell)
@@ -414,6 +415,9 @@ def load_ipython_extension(ip: Any) -> None:
         return
     magic = SeedreamMagic(shell=ip, config=ip.config)
     ip.register_magics(magic)
+    from ..display.formatters import register
+
+    register(ip)  # results as an HTML gallery with a header
     if kernel_handles_widgets_while_awaiting(ip) and await_seedream_cells not in getattr(
         ip, "input_transformers_post", [await_seedream_cells]
     ):

@@ -31,11 +31,11 @@ import ipywidgets as widgets
 
 from .. import api
 from ..api import Job
+from ..display.gallery import marked
 from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..results import Result
 from ..session import SIMULATOR_NOTICE, session
-from ..display.gallery import marked
 from .choices import quiet_html
 from .form import PanelForm, close_tree
 from .messages import describe_error, message_html

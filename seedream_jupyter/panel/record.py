@@ -14,7 +14,6 @@ the cell has returned (while the page that ran the cell is open).
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import uuid
