@@ -191,7 +191,7 @@ class SeedreamMagic(Magics):
         assert self.shell is not None  # only IPython's transformed cells call this
         token = AWAITED.set(True)
         try:
-            value = self.shell.run_cell_magic(magic_name, line, cell)
+            value = self.shell.run_cell_magic(magic_name, line, cell)  # type: ignore[no-untyped-call,unused-ignore]
         finally:
             AWAITED.reset(token)
         if isinstance(value, PendingCell):
