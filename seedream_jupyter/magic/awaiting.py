@@ -23,6 +23,8 @@ from typing import Any, Final
 from .. import api
 from ..api.job import follow
 
+TICK_SECONDS: Final = 0.1
+
 __all__ = [
     "AWAITED",
     "PendingCell",
@@ -95,7 +97,10 @@ class PendingCell:
         finished = follow(job.future)
         stop = asyncio.ensure_future(stopped.wait())
         try:
-            await asyncio.wait({finished, stop}, return_when=asyncio.FIRST_COMPLETED)
+            # Short waits: a SIGINT that lands on another thread only runs its handler once the
+            # main thread runs Python again, so the loop must not sleep through it.
+            while not (finished.done() or stop.done()):
+                await asyncio.wait({finished, stop}, timeout=TICK_SECONDS)
         except asyncio.CancelledError:  # a kernel interrupt
             await self._interrupted()
             return None
