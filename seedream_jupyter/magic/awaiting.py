@@ -113,6 +113,8 @@ class PendingCell:
         view.blocking = False
         self.refresh(view)
         error = job.future.exception()
+        if error is not None and job.state == api.JobState.CANCELLED:
+            return None  # the view's Cancel: the view says what happened (once)
         if error is not None:
             raise self.magic._fail(job, error) from None
         self.magic._deliver(job.future.result(), var)
