@@ -32,7 +32,7 @@ def _caption(result: Result) -> str:
         p.aspect_ratio,
         f"{p.resolution} ({width}×{height})",
         cost,
-        f"task {result.task_id}",
+        result.task_id,
     ]
     if result.from_cache:
         parts.append("from cache")

@@ -79,7 +79,7 @@ _WRAP = _style(
     max_width="100%",
     margin="4px 0",
 )
-_CAPTION = _style(margin="0 0 6px", font_weight="600")
+_CAPTION = _style(margin="0 0 6px", overflow_wrap="anywhere")
 _BADGE = _style(
     padding="0 6px",
     margin_right="6px",

@@ -213,7 +213,7 @@ def caption_text(job: JobLike, snap: Snapshot | None = None) -> str:
         status_line(snap),
     ]
     if snap.task_id:
-        parts.append(f"task {snap.task_id}")
+        parts.append(snap.task_id)
     return " · ".join(parts)
 
 

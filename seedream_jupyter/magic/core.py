@@ -362,11 +362,10 @@ class SeedreamMagic(Magics):
 
     def stop_line(self, job: Job, var: str | None) -> str:
         """What stopping to wait for a started task means (the task goes on)."""
-        then = f"; {var} is set then" if var else ""
+        then = f", and {var} holds its Result then" if var else f" (sj.load({job.task_id!r}))"
         return (
             f"Stopped waiting: task {job.task_id} had started, which the server cannot cancel. "
-            f"It goes on: its images are saved to the history when it completes{then} "
-            f"(sj.load({job.task_id!r}))."
+            f"It goes on: its images are saved to the history when it completes{then}."
         )
 
     def _when_done(self, job: Job, var: str | None) -> None:
