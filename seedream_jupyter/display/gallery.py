@@ -83,9 +83,9 @@ _CAPTION = _style(margin="0 0 6px", overflow_wrap="anywhere")
 _BADGE = _style(
     padding="0 6px",
     margin_right="6px",
-    border="1px solid var(--jp-warn-color1,#b45309)",
+    border="1px solid var(--jp-warn-color0,#b45309)",
     border_radius="3px",
-    color="var(--jp-warn-color1,#b45309)",
+    color="var(--jp-warn-color0,#b45309)",
     font_size="0.85em",
     font_weight="700",
     letter_spacing="0.04em",

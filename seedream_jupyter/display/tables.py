@@ -26,25 +26,36 @@ def _thumb_uri(path: Path, side: int) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
-# A dataframe-like table: one line per row, text left, numbers right (tabular figures), a
-# header that stays put, theme colours only.
+# A dataframe-like table: one line per row, text left, numbers right (tabular figures), theme
+# colours only. The class is doubled to outrank JupyterLab's own rendered-HTML table rules
+# (right-aligned, wrapping cells); a narrow cell scrolls the table instead of wrapping it.
+_T: Final = ".sj-table.sj-table"
+_RULES: Final = (
+    (
+        "",
+        "border-collapse:collapse;font-size:var(--jp-ui-font-size1,13px);"
+        "font-family:var(--jp-ui-font-family,system-ui,sans-serif);"
+        "color:var(--jp-ui-font-color1,inherit)",
+    ),
+    (
+        " th, {T} td",
+        "padding:3px 10px;text-align:left;vertical-align:middle;white-space:nowrap;"
+        "border-bottom:1px solid var(--jp-border-color2,rgba(128,128,128,.3))",
+    ),
+    (" th", "font-weight:600;border-bottom-width:2px"),
+    (" tbody tr:nth-child(even)", "background:var(--jp-layout-color2,rgba(128,128,128,.06))"),
+    (" .sj-num", "text-align:right;font-variant-numeric:tabular-nums"),
+    (" code", "font-family:var(--jp-code-font-family,monospace);font-size:0.92em"),
+    (" .sj-prompt", "max-width:32em;overflow:hidden;text-overflow:ellipsis"),
+    (" .sj-thumb-cell", "padding:2px 6px"),
+    (" img", "display:block;border-radius:3px"),
+    (" caption", "text-align:left;font-weight:600;padding:2px 0 6px"),
+    (" .sj-sim", "color:var(--jp-warn-color0,#b45309);font-weight:700"),
+)
 _CSS: Final = (
-    "<style>.sj-table{border-collapse:collapse;font-size:var(--jp-ui-font-size1,13px);"
-    "font-family:var(--jp-ui-font-family,system-ui,sans-serif);"
-    "color:var(--jp-ui-font-color1,inherit)}"
-    ".sj-table th,.sj-table td{padding:3px 10px;text-align:left;vertical-align:middle;"
-    "white-space:nowrap;border-bottom:1px solid var(--jp-border-color2,rgba(128,128,128,.3))}"
-    ".sj-table th{font-weight:600;border-bottom-width:2px}"
-    ".sj-table tbody tr:nth-child(even){background:var(--jp-layout-color2,rgba(128,128,128,.06))}"
-    ".sj-table tbody tr:hover{background:var(--jp-layout-color3,rgba(128,128,128,.12))}"
-    ".sj-table .sj-num{text-align:right;font-variant-numeric:tabular-nums}"
-    ".sj-table code{font-family:var(--jp-code-font-family,monospace);font-size:0.92em}"
-    ".sj-table .sj-prompt{max-width:32em;overflow:hidden;text-overflow:ellipsis}"
-    ".sj-table .sj-thumb-cell{padding:2px 6px}"
-    ".sj-table img{display:block;border-radius:3px}"
-    ".sj-table caption{text-align:left;font-weight:600;padding:2px 0 6px}"
-    ".sj-table .sj-quiet{color:var(--jp-ui-font-color2,#666)}"
-    ".sj-sim{color:var(--jp-warn-color1,#b45309);font-weight:700}</style>"
+    "<style>"
+    + "".join(f"{_T}{sel.replace('{T}', _T)}{{{rules}}}" for sel, rules in _RULES)
+    + "</style>"
 )
 
 
@@ -69,8 +80,9 @@ def _table(
         for row in rows
     )
     return (
-        f'{_CSS}<table class="sj-table"><caption>{html.escape(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f'{_CSS}<div class="sj-table-wrap" style="overflow-x:auto;max-width:100%">'
+        f'<table class="sj-table"><caption>{html.escape(caption)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 
 

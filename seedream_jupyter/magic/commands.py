@@ -60,7 +60,7 @@ def _int_arg(command: str, word: str) -> int:
 # -- catalog and settings ------------------------------------------------------------------------
 
 
-MODELS_WIDTH = 100  # %seedream models fits a 100-column terminal or notebook cell
+MODELS_WIDTH = 80  # %seedream models fits an 80-column terminal (and a narrow notebook cell)
 
 
 def _text_table(rows: Sequence[Sequence[str]], right: frozenset[int] = frozenset()) -> list[str]:
@@ -83,27 +83,21 @@ def _wrapped(text: str, indent: str = "  ") -> list[str]:
 
 
 def models_table(verbose: bool = False) -> str:
-    """The models at a glance (fits 100 columns); ``verbose``: aliases, ratios, pixel sizes."""
-    actions = list(catalog.ACTIONS)
-    short = {"image2image": "i2i", "reference": "ref"}
-    head = ["model", "$/image", "resolutions", "formats", *(short.get(a, a) for a in actions)]
-    rows = [head]
+    """The models at a glance (fits 80 columns); ``verbose``: summaries, aliases, pixel sizes."""
+    short = {"generate": "gen", "image2image": "i2i", "reference": "ref"}
+    rows = [["model", "$/image", "resolutions", "formats", "actions"]]
     for spec in catalog.MODELS.values():
-        marks = ["✓" if a in spec.actions else "·" for a in actions]
         rows.append(
             [
                 spec.id,
                 price(spec.price_per_image_usd),
                 " ".join(spec.resolutions),
                 " ".join(spec.output_formats),
-                *marks,
+                " ".join(short.get(a, a) for a in spec.actions),
             ]
         )
     lines = _text_table(rows, right=frozenset({1}))
-    lines.append(
-        "i2i = image2image, ref = reference; aliases: "
-        + "; ".join(f"{', '.join(s.aliases[:2])}" for s in catalog.MODELS.values())
-    )
+    lines.append("actions: gen = generate, i2i = image2image, edit, ref = reference, group")
     missing = "; ".join(
         f"{ratio} not on {', '.join(m.removeprefix('doubao-seedream-') for m in models)}"
         for ratio, models in catalog.ratio_exceptions().items()
@@ -113,7 +107,7 @@ def models_table(verbose: bool = False) -> str:
     )
     lines += _wrapped(ratios)
     if not verbose:
-        lines.append("%seedream models -v: summaries, every alias, pixel sizes")
+        lines.append("%seedream models -v: what each model is for, aliases, pixel sizes")
         return "\n".join(lines)
     for spec in catalog.MODELS.values():
         lines += ["", spec.id]

@@ -84,6 +84,7 @@ class PanelForm:
         self.model.add_class("sjp-model")
         self.model_summary = widgets.Label(spec.summary)
         self.model_summary.add_class("sjp-wrap")
+        self.model_summary.add_class("sjp-model-summary")
         self.action = ChoiceGroup("action", catalog.ACTIONS, action, help_text=catalog.ACTION_HELP)
         self.aspect_ratio = ChoiceGroup(
             "aspect ratio", catalog.ASPECT_RATIOS, aspect_ratio, help_text=None

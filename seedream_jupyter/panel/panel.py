@@ -10,8 +10,8 @@ thread and returns at once, so the form stays usable and several runs can be in
 flight, each with its own TaskView (live progress and a Cancel button that works:
 the panel's cell has long returned, so the click reaches the kernel at once). A run's
 outcome arrives on the loop thread through ``Job.subscribe``; its Result is appended
-to ``panel.results`` and its controls ("→ variable", "save") come alive. Under the panel
-sits its record (``record``): what a saved notebook shows of the runs.
+to ``panel.results`` and its controls ("variable name" + store, "save to" + save) come
+alive. Under the panel sits its record (``record``): what a saved notebook shows of the runs.
 
 Nothing raised by a click escapes into the void: every handler reports its error in
 the panel (validation, auth, balance, failed task...), and the panel keeps working.
@@ -255,7 +255,7 @@ class Panel:
             quiet_html(
                 SIMULATOR_NOTICE,
                 "sjp-sim",
-                "padding: 4px 8px; margin-bottom: 4px; "
+                "padding: 4px 8px; margin-bottom: 4px; line-height: 1.4; "
                 "border-left: 4px solid var(--jp-warn-color1, #f57c00); "
                 "background: var(--jp-layout-color2, transparent); "
                 "color: var(--jp-ui-font-color1, inherit)",

@@ -44,18 +44,18 @@ class PanelRun:
         self._lock = threading.Lock()
         self._settled = False
 
-        self.label = widgets.Label("")
+        self.label = widgets.Label("", layout=widgets.Layout(margin="0 16px 0 0"))
         self.label.add_class("sjp-run-label")
         self.variable = widgets.Text(
             placeholder="a name",
-            description="variable",
+            description="variable name",
             style={"description_width": "auto"},
-            layout=widgets.Layout(width="190px"),
+            layout=widgets.Layout(width="230px"),
         )
         self.variable.add_class("sjp-var-name")
         self.to_variable = widgets.Button(
-            description="→ variable",
-            tooltip="store this Result in a notebook variable",
+            description="store",
+            tooltip="store this Result in a notebook variable of that name",
             layout=widgets.Layout(width="auto"),
         )
         self.to_variable.add_class("sjp-to-var")
@@ -64,7 +64,7 @@ class PanelRun:
             placeholder="folder",
             description="save to",
             style={"description_width": "auto"},
-            layout=widgets.Layout(width="230px"),
+            layout=widgets.Layout(width="230px", margin="0 0 0 16px"),
         )
         self.save_dir.add_class("sjp-save-dir")
         self.save = widgets.Button(

@@ -222,11 +222,14 @@ def test_screenshots_light_and_dark(browse: Browse, width: int) -> None:
     cells = b.page.locator(".jp-Cell")
     for theme, label in ((LIGHT, "light"), (DARK, "dark")):
         b.call(JS_SET_THEME, theme)
-        for index, surface in ((1, "taskview"), (2, "group"), (3, "helper"), (4, "history")):
-            cells.nth(index).scroll_into_view_if_needed()
-            cells.nth(index).screenshot(path=str(b.screenshot_path(f"{width}-{label}-{surface}")))
-        panel.scroll_into_view_if_needed()
-        panel.screenshot(path=str(b.screenshot_path(f"{width}-{label}-panel")))
+        shots = ((1, "taskview"), (2, "group"), (3, "helper"), (4, "history"), (5, "models"))
+        for index, surface in shots:
+            cells.nth(index).evaluate("(el) => el.scrollIntoView({block: 'start'})")
+            b.page.screenshot(path=str(b.screenshot_path(f"{width}-{label}-{surface}")))
+        cells.nth(6).evaluate("(el) => el.scrollIntoView({block: 'start'})")
+        b.page.screenshot(path=str(b.screenshot_path(f"{width}-{label}-panel")))
+        panel.locator(".sjp-runs").evaluate("(el) => el.scrollIntoView({block: 'start'})")
+        b.page.screenshot(path=str(b.screenshot_path(f"{width}-{label}-panel-run")))
         # nothing in the panel is clipped: every label's text fits its box
         clipped = panel.evaluate(
             """(root) => [...root.querySelectorAll('.widget-label, .sjp-cost, .sjp-not-offered')]
