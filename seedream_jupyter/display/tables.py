@@ -45,7 +45,11 @@ _RULES: Final = (
     (" th", "font-weight:600;border-bottom-width:2px"),
     (" tbody tr:nth-child(even)", "background:var(--jp-layout-color2,rgba(128,128,128,.06))"),
     (" .sj-num", "text-align:right;font-variant-numeric:tabular-nums"),
-    (" code", "font-family:var(--jp-code-font-family,monospace);font-size:0.92em"),
+    (
+        " code",
+        "font-family:var(--jp-code-font-family,monospace);font-size:0.92em;"
+        "white-space:nowrap;word-break:normal",
+    ),
     (" .sj-prompt", "max-width:32em;overflow:hidden;text-overflow:ellipsis"),
     (" .sj-thumb-cell", "padding:2px 6px"),
     (" img", "display:block;border-radius:3px"),
@@ -165,3 +169,32 @@ def spend_html(table: SpendTable) -> str:
     caption = "estimated spend by day and model" + table._budget_line()
     headers = ["day", "model", "kind", "tasks", "images", "≈ cost"]
     return _table(headers, rows, caption, numeric=frozenset({3, 4, 5}))
+
+
+def models_html() -> str:
+    """``%seedream models`` in a notebook: the catalog as a table (the text form is
+    ``magic.commands.models_table``)."""
+    from .. import catalog
+
+    actions = list(catalog.ACTIONS)
+    rows = []
+    for spec in catalog.MODELS.values():
+        rows.append(
+            [
+                f"<code>{html.escape(spec.id)}</code>",
+                html.escape(", ".join(spec.aliases[:2])),
+                f"${catalog.format_price(spec.price_per_image_usd)}",
+                html.escape(" ".join(spec.resolutions)),
+                html.escape(" ".join(spec.output_formats)),
+                *("✓" if a in spec.actions else "·" for a in actions),
+            ]
+        )
+    missing = "; ".join(
+        f"{ratio} not on {', '.join(m.removeprefix('doubao-seedream-') for m in models)}"
+        for ratio, models in catalog.ratio_exceptions().items()
+    )
+    caption = f"Seedream models · aspect ratios {' '.join(catalog.ASPECT_RATIOS)}" + (
+        f" ({missing})" if missing else ""
+    )
+    headers = ["model", "aliases", "per image", "resolutions", "formats", *actions]
+    return _table(headers, rows, caption, numeric=frozenset({2}))

@@ -129,7 +129,15 @@ def cmd_models(magic: MagicLike, words: Sequence[str]) -> None:
     verbose = [w for w in words if w in ("-v", "--verbose")]
     if len(verbose) != len(words) or len(words) > 1:
         raise _usage("models", "usage: %seedream models [-v]")
-    print(models_table(verbose=bool(verbose)))
+    text = models_table(verbose=bool(verbose))
+    if verbose or magic.effective_display() != "widget":
+        print(text)
+        return
+    from IPython.display import display
+
+    from ..display.tables import models_html
+
+    display({"text/html": models_html(), "text/plain": text}, raw=True)  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def target_text() -> str:
