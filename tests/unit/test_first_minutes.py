@@ -109,18 +109,18 @@ def test_the_hook_is_enabled_by_the_installed_config() -> None:
     pyproject = (root / "pyproject.toml").read_text()
     assert '"jupyter-config/server-config" = "etc/jupyter/jupyter_server_config.d"' in pyproject
 
-    class Manager:
-        hooks: list[Any] = []
+    hooks: list[Any] = []
 
+    class Manager:
         def register_pre_save_hook(self, hook: Any) -> None:
-            self.hooks.append(hook)
+            hooks.append(hook)
 
     class App:
         contents_manager = Manager()
         log = type("Log", (), {"info": staticmethod(lambda *a: None)})()
 
     saving._load_jupyter_server_extension(App())
-    assert App.contents_manager.hooks == [saving.pre_save]
+    assert hooks == [saving.pre_save]
 
 
 # -- the static gallery -----------------------------------------------------------------------
