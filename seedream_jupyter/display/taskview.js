@@ -174,7 +174,6 @@ function render({ model, el }) {
     else if (!done && started && !blocking) {
       hint = "started on the server, so it cannot be cancelled; its images are saved when it completes";
     } else if (!done && started && blocking) hint = "started: it can no longer be cancelled";
-    else if (!done && model.get("stopped_waiting")) hint = "";
     footHint.textContent = hint;
     foot.hidden = cancelBtn.hidden && stopBtn.hidden && !footHint.textContent;
     tick();
