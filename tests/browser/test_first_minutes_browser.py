@@ -192,6 +192,13 @@ def test_stop_waiting_once_the_task_has_started(browse: Browse, slow_work_sim: A
     assert cell.inner_text().count("Stopped waiting") == 1
     expect(task).to_have_attribute("data-status", "processing")  # it goes on
     expect(task).to_have_attribute("data-status", "completed", timeout=90_000)
+    # the view's output is then brought up to date (re-rendered) with its static images
+    b.page.wait_for_function(
+        """() => (window.jupyterapp.shell.currentWidget.model.toJSON().cells[1].outputs || [])
+          .some((o) => o.data && o.data["image/jpeg"])""",
+        timeout=30_000,
+    )
+    task = b.page.locator(".sj-task").first
     b.images_loaded(task)
     b.screenshot("lab-blocking-stopped-then-completed", task)
     b.assert_clean()
