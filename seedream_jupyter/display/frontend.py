@@ -35,7 +35,14 @@ def _kernel_shell() -> Any:
 
 
 class NotebookFrontend:
-    """Views in a Jupyter cell: an HTML progress block, styled notices, rich tables."""
+    """Views in a Jupyter cell: an HTML progress block, styled notices, rich tables, and
+    results as an HTML gallery with a header (``formatters``)."""
+
+    def __init__(self, shell: Any = None) -> None:
+        if shell is not None:
+            from .formatters import register
+
+            register(shell)
 
     def progress(self, title: str) -> ProgressView | None:
         from .progress import NotebookProgress
@@ -86,8 +93,9 @@ class TerminalFrontend:
 
 def detect() -> NotebookFrontend | TerminalFrontend | None:
     """The front-end for the caller's situation right now."""
-    if _kernel_shell() is not None:
-        return NotebookFrontend()
+    shell = _kernel_shell()
+    if shell is not None:
+        return NotebookFrontend(shell)
     stream = sys.stderr
     isatty = getattr(stream, "isatty", None)
     if callable(isatty) and isatty():

@@ -112,15 +112,25 @@ def grid_html(
     )
 
 
-def final_bundle(sweep: Sweep) -> dict[str, Any]:
-    """The finished sweep for a saved notebook: the labelled grid (JPEG) and its summary."""
+def final_bundle(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The finished sweep for a saved notebook: the labelled grid (JPEG, with alt text) and
+    its summary, as (data, metadata)."""
     text = sweep.summary()
     bundle: dict[str, Any] = {"text/plain": text}
+    metadata: dict[str, Any] = {}
     if sweep.combinations:
         sheet = sweep.grid(thumb_side=FINAL_THUMB_SIDE)
         jpeg = images.to_jpeg_bytes(sheet, static.STATIC_QUALITY)
-        bundle["image/jpeg"] = base64.b64encode(jpeg).decode("ascii")
-    return bundle
+        encoded = base64.b64encode(jpeg).decode("ascii")
+        alt = text.splitlines()[0]
+        bundle["image/jpeg"] = encoded
+        metadata["image/jpeg"] = {"alt": alt}
+        # JupyterLab prefers HTML and ignores an image's alt metadata: carry it in the markup
+        bundle["text/html"] = (
+            f'<img src="data:image/jpeg;base64,{encoded}" alt="{html.escape(alt, quote=True)}" '
+            f'width="{sheet.width}" style="max-width:100%;height:auto">'
+        )
+    return bundle, metadata
 
 
 class LiveGrid:
@@ -186,4 +196,5 @@ class LiveGrid:
 
     def finish(self, sweep: Sweep) -> None:
         """Leave the labelled grid (JPEG) in the cell: what a saved notebook shows."""
-        self._handle.update(final_bundle(sweep), raw=True)
+        data, metadata = final_bundle(sweep)
+        self._handle.update(data, metadata=metadata, raw=True)

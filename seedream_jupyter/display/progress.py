@@ -29,7 +29,9 @@ def _bundle(
     title: str, jobs: list[JobLike], started: float, *, final: bool = False
 ) -> dict[str, str]:
     snaps = [static.snapshot(job) for job in jobs]
-    lines = [job_line(job, snap) for job, snap in zip(jobs, snaps)]
+    # one bar per job: the HTML <progress>; the text bar only in text/plain
+    lines = [job_line(job, snap, bar=False) for job, snap in zip(jobs, snaps)]
+    text_lines = [job_line(job, snap) for job, snap in zip(jobs, snaps)]
     rows = list(zip(lines, snaps))
     if len(jobs) > 1:
         done = sum(snap.done for snap in snaps)
@@ -41,14 +43,20 @@ def _bundle(
         rows = (running + [row for row in rows if row[1].done][::-1])[:_MAX_LINES]
     else:
         head = ""
-    text = "\n".join([head, *(line for line, _ in rows)] if head else [line for line, _ in rows])
+    by_line = dict(zip(lines, text_lines))
+    shown = [by_line.get(line, line) for line, _ in rows]
+    text = "\n".join([head, *shown] if head else shown)
     bars = []
     for line, snap in rows:
-        value = 100 if snap.state is JobState.COMPLETED else snap.progress
-        bars.append(
-            f'<div><progress max="100" value="{value}" style="width:10em;vertical-align:middle">'
-            f"</progress> {html.escape(line)}</div>"
+        value = 100 if snap.state in (JobState.COMPLETED, JobState.DOWNLOADING) else snap.progress
+        ended = snap.done and snap.state is not JobState.COMPLETED
+        meter = (
+            ""
+            if ended
+            else f'<progress max="100" value="{value}" style="width:10em;vertical-align:middle">'
+            "</progress> "
         )
+        bars.append(f"<div>{meter}{html.escape(line)}</div>")
     heading = f"<div><b>{html.escape(head)}</b></div>" if head else ""
     note = ""
     if final and any(snap.simulated for snap in snaps):  # said once, where the images are

@@ -201,6 +201,28 @@ def header_text(request: GenerationRequest) -> str:
     )
 
 
+def caption_text(job: JobLike, snap: Snapshot | None = None) -> str:
+    """The static gallery's caption: ``model · group ×3 · 16:9 · 2K · 2560×1440 · ≈ $0.12 ·
+    completed · task-…`` (the cost of what came back once images exist)."""
+    snap = snap or snapshot(job)
+    request = job.request
+    width, height = request.pixel_size
+    count = image_count(job)
+    cost = request.spec.cost(count) if count else request.estimate_cost()
+    parts = [
+        request.model,
+        count_label(request),
+        request.aspect_ratio,
+        request.resolution,
+        f"{width}×{height}",
+        f"≈ ${cost:.2f}" + (" (simulated: not billed)" if snap.simulated else ""),
+        status_line(snap),
+    ]
+    if snap.task_id:
+        parts.append(snap.task_id)
+    return " · ".join(parts)
+
+
 def status_line(snap: Snapshot) -> str:
     label = snap.state.label
     if snap.state is JobState.PROCESSING:

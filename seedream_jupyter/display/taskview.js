@@ -94,12 +94,16 @@ function render({ model, el }) {
   const footHint = h("span", "sj-foot-hint");
   const cancelBtn = h("button", "sj-btn sj-cancel", "Cancel");
   cancelBtn.type = "button";
-  foot.append(footHint, cancelBtn);
+  const stopBtn = h("button", "sj-btn sj-stop", "Stop waiting");
+  stopBtn.type = "button";
+  foot.append(footHint, stopBtn, cancelBtn);
 
   root.append(head, row, promptBox, note, errorBox, gallery, viewer, foot);
   el.append(root);
 
   let urls = [];
+  let fullUrls = [];
+  const asked = new Set();
   let selected = -1;
   let skew = 0; // browser clock minus kernel clock, in seconds
 
@@ -146,9 +150,8 @@ function render({ model, el }) {
     fill.style.width = `${width}%`;
     bar.classList.toggle("sj-indeterminate", !!model.get("indeterminate"));
     bar.setAttribute("aria-valuenow", String(width));
-    const id = model.get("task_id");
-    idText.textContent = id;
-    idBox.hidden = !id;
+    idText.textContent = model.get("task_id");
+    idBox.hidden = !model.get("task_id");
     const message = model.get("message") || "";
     note.textContent = message;
     note.hidden = !message;
@@ -157,19 +160,42 @@ function render({ model, el }) {
     hintText.textContent = model.get("hint") || "";
     errorBox.hidden = !error;
     const blocking = !!model.get("blocking");
-    cancelBtn.hidden = done || blocking;
+    const interactive = !!model.get("interactive");
+    // What the button can do right now, said before it is clicked.
+    const queued = status === "submitting" || status === "queued";
+    const started = status === "processing" || status === "downloading";
+    const id = model.get("task_id") || "the task";
+    cancelBtn.hidden = done || !queued || (blocking && !interactive);
     cancelBtn.disabled = !!model.get("cancelling");
-    footHint.textContent = !done && blocking ? "interrupt the kernel (■) to cancel" : "";
-    foot.hidden = cancelBtn.hidden && !footHint.textContent;
+    cancelBtn.title = "cancel the task on the server: a queued task is refunded";
+    stopBtn.hidden = done || !started || !blocking || !interactive;
+    stopBtn.title = `free the kernel now: ${id} goes on, its images are saved when it completes`;
+    let hint = "";
+    if (!done && blocking && !interactive) hint = "interrupt the kernel (■) to cancel";
+    else if (!done && started && !blocking) {
+      hint = "started on the server, so it cannot be cancelled; its images are saved when it completes";
+    } else if (!done && started && blocking) hint = "started: it can no longer be cancelled";
+    footHint.textContent = hint;
+    foot.hidden = cancelBtn.hidden && stopBtn.hidden && !footHint.textContent;
     tick();
+  }
+
+  // One image: as wide as the card allows, at most 480 px high; several: rows 240 px high.
+  // Sizes come from the images (or, before they arrive, the requested ratio): no jumps.
+  function place(node, ratio, count) {
+    const height = count > 1 ? 240 : 480;
+    node.style.aspectRatio = String(ratio);
+    node.style.width = `min(100%, ${Math.round(height * ratio)}px)`;
   }
 
   function placeholders() {
     const count = Math.max(1, Math.min(15, model.get("expected_images") || 1));
     const ratio = model.get("placeholder_ratio") || 1;
+    gallery.classList.toggle("sj-many", count > 1);
     for (let i = 0; i < count; i += 1) {
       const box = h("div", "sj-thumb sj-placeholder");
-      box.style.aspectRatio = String(ratio);
+      box.setAttribute("aria-label", `image ${i + 1} of ${count}, on its way`);
+      place(box, ratio, count);
       gallery.append(box);
     }
   }
@@ -182,19 +208,30 @@ function render({ model, el }) {
       return;
     }
     selected = index;
-    large.src = urls[index];
     const sizes = model.get("image_sizes") || [];
-    const size = sizes[index] ? ` · full size ${sizes[index][0]}×${sizes[index][1]}` : "";
-    caption.textContent = `image ${index + 1} of ${urls.length}${size} (preview)`;
-    saveLink.href = urls[index];
-    saveLink.download = `${model.get("task_id") || "seedream"}-${index + 1}-preview.jpg`;
+    const size = sizes[index] ? `${sizes[index][0]}×${sizes[index][1]}` : "";
+    const full = fullUrls[index];
+    large.src = full || urls[index];
+    large.alt = `image ${index + 1} of ${urls.length}` + (full ? ", full size" : ", preview");
+    caption.textContent = full
+      ? `image ${index + 1} of ${urls.length} · full size ${size}`
+      : `image ${index + 1} of ${urls.length} · preview (full size ${size} loading…)`;
+    saveLink.href = full || urls[index];
+    saveLink.download = `${model.get("task_id") || "seedream"}-${index + 1}${full ? "" : "-preview"}.jpg`;
     viewer.classList.add("sj-open");
     viewer.focus({ preventScroll: true });
+    if (!full && !asked.has(index)) {
+      asked.add(index);
+      model.send({ type: "full", index });
+    }
   }
 
   function renderGallery() {
     for (const url of urls) URL.revokeObjectURL(url);
     urls = [];
+    for (const url of fullUrls) if (url) URL.revokeObjectURL(url);
+    fullUrls = [];
+    asked.clear();
     gallery.replaceChildren();
     const thumbs = model.get("thumbnails") || [];
     const status = model.get("status");
@@ -204,17 +241,21 @@ function render({ model, el }) {
       showLarge(-1);
       return;
     }
+    const sizes = model.get("image_sizes") || [];
+    const simulated = model.get("simulated") ? "SIMULATED " : "";
+    gallery.classList.toggle("sj-many", thumbs.length > 1);
     thumbs.forEach((data, index) => {
       const blob = new Blob([data], { type: "image/jpeg" });
       const url = URL.createObjectURL(blob);
       urls.push(url);
       const button = h("button", "sj-thumb");
       button.type = "button";
-      button.title = `image ${index + 1}: click for a larger view`;
+      button.title = `image ${index + 1}: click for the full-size view`;
+      const size = sizes[index] || [1, 1];
+      place(button, size[0] / size[1] || 1, thumbs.length);
       const img = h("img");
       img.src = url;
-      img.alt = `generated image ${index + 1}`;
-      img.loading = "lazy";
+      img.alt = `${simulated}image ${index + 1} of ${thumbs.length}: ${model.get("prompt") || ""}`.slice(0, 160);
       button.append(img);
       button.addEventListener("click", () => showLarge(selected === index ? -1 : index));
       gallery.append(button);
@@ -237,6 +278,16 @@ function render({ model, el }) {
     statusText.textContent = "cancelling…";
     model.send({ type: "cancel" });
   });
+  stopBtn.addEventListener("click", () => {
+    stopBtn.disabled = true;
+    model.send({ type: "stop_waiting" });
+  });
+  model.on("msg:custom", (msg, buffers) => {
+    if (!msg || msg.type !== "full" || !msg.ok || !buffers || !buffers.length) return;
+    const blob = new Blob([buffers[0]], { type: "image/jpeg" });
+    fullUrls[msg.index] = URL.createObjectURL(blob);
+    if (selected === msg.index) showLarge(msg.index);
+  });
   promptBox.addEventListener("click", () => promptBox.classList.toggle("sj-expanded"));
   closeBtn.addEventListener("click", () => showLarge(-1));
   large.addEventListener("click", () => showLarge(-1));
@@ -252,7 +303,7 @@ function render({ model, el }) {
   for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "estimated_cost", "price_known", "prompt", "simulated", "from_cache"]) {
     model.on(`change:${name}`, renderHeader);
   }
-  for (const name of ["status", "status_label", "active", "indeterminate", "progress", "task_id", "message", "error", "hint", "done", "blocking", "cancelling", "finished_at"]) {
+  for (const name of ["status", "status_label", "active", "indeterminate", "progress", "task_id", "message", "error", "hint", "done", "blocking", "interactive", "cancelling", "stopped_waiting", "finished_at"]) {
     model.on(`change:${name}`, renderStatus);
   }
   model.on("change:thumbnails", renderGallery);
@@ -261,6 +312,15 @@ function render({ model, el }) {
   });
 
   if (model.get("clock")) skew = Date.now() / 1000 - model.get("clock");
+  // Thumbnails are made for this screen: tell the kernel its pixel ratio (once).
+  const ratio = Math.round((window.devicePixelRatio || 1) * 100) / 100;
+  if (Math.abs((model.get("pixel_ratio") || 0) - ratio) > 0.01 && !(model.get("thumbnails") || []).length) {
+    model.set("pixel_ratio", ratio);
+    model.save_changes();
+  }
+  if (model.get("scroll_on_show")) {
+    requestAnimationFrame(() => root.scrollIntoView({ block: "nearest", behavior: "smooth" }));
+  }
   renderHeader();
   renderStatus();
   renderGallery();
@@ -270,8 +330,9 @@ function render({ model, el }) {
 
   return () => {
     clearInterval(timer);
-    for (const url of urls) URL.revokeObjectURL(url);
+    for (const url of [...urls, ...fullUrls]) if (url) URL.revokeObjectURL(url);
     urls = [];
+    fullUrls = [];
   };
 }
 

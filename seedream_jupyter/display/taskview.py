@@ -11,16 +11,25 @@ Trait updates come from the job's thread (the package's loop thread); ipykernel'
 IOPub socket is thread-safe for sends. Progress-only updates are throttled to one per
 ``min_interval`` seconds; state changes always go out at once.
 
-``_repr_mimebundle_`` adds a static fallback to the widget view: ``text/plain`` (a
-summary with the SIMULATED marker) and, once images exist, an ``image/jpeg`` contact
-sheet of small thumbnails. Re-display with ``handle.update(view)`` after the job ends
-to put the images into the saved notebook.
+Thumbnails are sized for the gallery (one image up to the card's width and 480 px high,
+several in rows 240 px high) times the screen's pixel ratio, which the front-end reports;
+a click on one asks for the full-size image (sent on demand, never kept in the notebook).
+
+Cancel says what it can do: while the task is queued it cancels it on the server (refunded);
+once the server has started it, a cell that waits offers "Stop waiting" instead (the task goes
+on, its images are saved when it completes), reported through ``on_stop_waiting``.
+
+``_repr_mimebundle_`` adds the static form to the widget view (``gallery.static_bundle``: an
+HTML gallery, a JPEG contact sheet, a text summary) and marks it, so the pre-save hook
+(``saving``) writes that form to disk. Re-display with ``handle.update(view)`` after the job
+ends to put the images into the notebook.
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -32,22 +41,37 @@ import traitlets as t
 
 from .. import errors, images
 from ..api import JobState
-from . import static
+from . import gallery, static
 from .static import JobLike
 
 logger = logging.getLogger("seedream_jupyter")
 _HERE = Path(__file__).parent
 
-__all__ = ["TaskView", "make_thumbnails"]
+__all__ = ["TaskView", "make_thumbnails", "thumbnail_side"]
+
+MAX_THUMB_SIDE = 2048
 
 
-def make_thumbnails(result: Any, max_side: int) -> tuple[list[bytes], list[list[int]]]:
+def thumbnail_side(size: tuple[int, int], count: int, pixel_ratio: float, cap: int) -> int:
+    """The long side, in image pixels, of a thumbnail that fills its place in the gallery on a
+    screen with ``pixel_ratio`` (``cap``: the long side in CSS pixels at most)."""
+    shown = min(max(gallery.fit(size, gallery.box_for(count))), cap)
+    ratio = min(max(pixel_ratio, 1.0), 3.0)
+    return max(64, min(MAX_THUMB_SIDE, max(size), math.ceil(shown * ratio)))
+
+
+def make_thumbnails(
+    result: Any, max_side: int, pixel_ratio: float = 1.0
+) -> tuple[list[bytes], list[list[int]]]:
     """(JPEG thumbnails, [width, height] of each full image) for a Result, made through
     ``images.thumbnail`` from its files or bytes (draft-decoded; full-size pixels never kept)."""
     sources = result.sources()
-    thumbs = [images.thumbnail_jpeg(source, max_side) for source in sources]
-    sizes = [list(images.size_of(source)) for source in sources]
-    return thumbs, sizes
+    sizes = [images.size_of(source) for source in sources]
+    thumbs = [
+        images.thumbnail_jpeg(source, thumbnail_side(size, len(sources), pixel_ratio, max_side))
+        for source, size in zip(sources, sizes)
+    ]
+    return thumbs, [list(size) for size in sizes]
 
 
 class TaskView(anywidget.AnyWidget):
@@ -81,9 +105,14 @@ class TaskView(anywidget.AnyWidget):
     clock = t.Float(0.0).tag(sync=True)  # kernel time.time() at the last update (clock skew)
     task_id = t.Unicode("").tag(sync=True)
     done = t.Bool(False).tag(sync=True)
-    # blocking: a cell is waiting on this job, so clicks would only arrive after it ends
+    # blocking: a cell is waiting on this job; interactive: its clicks still reach the kernel
+    # (an awaiting cell on ipykernel >= 7.4), else the view says to interrupt the kernel
     blocking = t.Bool(False).tag(sync=True)
+    interactive = t.Bool(True).tag(sync=True)
     cancelling = t.Bool(False).tag(sync=True)
+    stopped_waiting = t.Bool(False).tag(sync=True)
+    scroll_on_show = t.Bool(False).tag(sync=True)  # bring a new view into sight (panel runs)
+    pixel_ratio = t.Float(2.0).tag(sync=True)  # the screen's, reported by the front-end
     # text (always shown with textContent in the front-end)
     message = t.Unicode("").tag(sync=True)
     error = t.Unicode("").tag(sync=True)
@@ -96,12 +125,14 @@ class TaskView(anywidget.AnyWidget):
         self,
         job: JobLike,
         *,
-        thumb_size: int = 512,
+        thumb_size: int = 960,
         min_interval: float = 0.1,
         blocking: bool = False,
+        interactive: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self._on_stop: list[Callable[[TaskView], None]] = []
         self.job = job
         self.thumb_size = thumb_size
         self.min_interval = min_interval
@@ -109,10 +140,13 @@ class TaskView(anywidget.AnyWidget):
         self._thumb_lock = threading.Lock()
         self._thumbs: list[bytes] | None = None
         self._sizes: list[list[int]] = []
-        self._sheet: bytes | None = None
+        self._bundle: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._paths: list[str] = []
         self._last_state: str | None = None
         self._last_snap: static.Snapshot | None = None
         self._cancel_note = ""  # what cancel() said; clearer than a racing poll's message
+        # the cell that waited says how it ended (one line): the view then shows the state only
+        self.reported_elsewhere = False
         self._last_sent = 0.0
         self._timer: threading.Timer | None = None
         self._thumbs_started = False
@@ -134,6 +168,7 @@ class TaskView(anywidget.AnyWidget):
             self.prompt = request.prompt
             self.started_at = job.started_at
             self.blocking = blocking
+            self.interactive = interactive
         self.on_msg(self._on_front_end_msg)
         job.subscribe(self._on_job)
 
@@ -201,6 +236,8 @@ class TaskView(anywidget.AnyWidget):
     def _message_for(self, snap: static.Snapshot) -> str:
         """The job's note; after a cancel, what cancel() said when the job only has its error."""
         bare = not snap.message or snap.message == static.error_text(self.job.error)
+        if snap.state.stopped_on_request and self.reported_elsewhere:
+            return ""
         if snap.state.stopped_on_request and self._cancel_note and bare:
             return self._cancel_note
         return snap.message
@@ -235,23 +272,55 @@ class TaskView(anywidget.AnyWidget):
                 result = self.job.result
                 if result is None:
                     return []
-                self._thumbs, self._sizes = make_thumbnails(result, self.thumb_size)
+                self._thumbs, self._sizes = make_thumbnails(
+                    result, self.thumb_size, self.pixel_ratio
+                )
+                self._paths = [str(p) for p in getattr(result, "paths", [])]
             return list(self._thumbs)
 
     def static_jpeg(self) -> bytes | None:
-        """The contact sheet for the static fallback, or None before images exist."""
-        if self._thumbs is None and (
-            self.job.result is None or self.job.state != JobState.COMPLETED
-        ):
-            return None
-        thumbs = self.thumbnail_bytes()
-        if not thumbs:
-            return None
-        with self._thumb_lock:
-            if self._sheet is None:
-                labels = static.sheet_labels(len(thumbs), bool(self.job.simulated))
-                self._sheet = static.contact_sheet_jpeg(thumbs, labels=labels)
-            return self._sheet
+        """The JPEG contact sheet of the static form, or None before images exist."""
+        data = self.static_bundle()[0]
+        sheet = data.get("image/jpeg")
+        return None if sheet is None else base64.b64decode(sheet)
+
+    def static_bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The static form (``gallery.static_bundle``); with its images once the job is done."""
+        job = self.job
+        final = bool(self._thumbs) or (job.result is not None and job.state == JobState.COMPLETED)
+        if self._bundle is not None and final:
+            return self._bundle
+        thumbs = self.thumbnail_bytes() if final else []
+        snap = static.snapshot(job)
+        request = job.request
+        prompt = request.prompt.strip()
+        count = len(thumbs)
+        alts = [
+            f"{'SIMULATED ' if snap.simulated else ''}image {i + 1} of {count}: {prompt[:120]}"
+            for i in range(count)
+        ]
+        caption = static.caption_text(job, snap)
+        bundle = gallery.static_bundle(
+            text=static.summary_text(job),
+            caption=caption,
+            sources=thumbs,
+            sizes=self._sizes,
+            alts=alts,
+            simulated=snap.simulated,
+            notes=[snap.hint, snap.message, *self._where()],
+            prompt=prompt if len(prompt) <= static.PROMPT_PREVIEW else prompt[:199] + "…",
+            error=snap.error,
+            sheet_labels=static.sheet_labels(count, snap.simulated),
+        )
+        if final and thumbs:
+            self._bundle = bundle
+        return bundle
+
+    def _where(self) -> list[str]:
+        if not self._paths:
+            return []
+        folder = str(Path(self._paths[0]).parent)
+        return [f"full-size files: {folder}"]
 
     def _release(self) -> None:
         """Keep only the facts of a finished job (not its images) from now on."""
@@ -279,9 +348,49 @@ class TaskView(anywidget.AnyWidget):
                 logger.exception("a TaskView on_done callback failed")
 
     # -- front-end -> kernel --------------------------------------------------------------------
-    def _on_front_end_msg(self, _widget: object, content: object, _buffers: object) -> None:
-        if isinstance(content, dict) and content.get("type") == "cancel":
-            self.cancel()
+    def on_stop_waiting(self, fn: Callable[[TaskView], None]) -> None:
+        """Call ``fn(view)`` when the user clicks "Stop waiting" (a cell waits on this job)."""
+        self._on_stop.append(fn)
+
+    def _on_front_end_msg(self, _widget: object, content: object, buffers: object) -> None:
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        # Off the kernel's own thread: an awaiting cell keeps handling messages meanwhile.
+        if kind == "cancel":
+            threading.Thread(target=self.cancel, name="seedream-cancel", daemon=True).start()
+        elif kind == "stop_waiting":
+            self.stop_waiting()
+        elif kind == "full" and isinstance(content.get("index"), int):
+            index = int(content["index"])
+            threading.Thread(
+                target=self._send_full, args=(index,), name="seedream-full", daemon=True
+            ).start()
+
+    def stop_waiting(self) -> None:
+        """Free the waiting cell; the job goes on and its images are saved when it completes."""
+        with self._lock:
+            if self.done or not self.blocking:
+                return
+            self.stopped_waiting = True
+            self.blocking = False
+            callbacks = list(self._on_stop)
+        for fn in callbacks:
+            try:
+                fn(self)
+            except Exception:
+                logger.exception("a TaskView stop-waiting callback failed")
+
+    def _send_full(self, index: int) -> None:
+        """The original image file, on demand (for the large view; never in the notebook)."""
+        try:
+            path = Path(self._paths[index]) if 0 <= index < len(self._paths) else None
+            if path is None or not path.is_file():
+                self.send({"type": "full", "index": index, "ok": False})
+                return
+            self.send({"type": "full", "index": index, "ok": True}, buffers=[path.read_bytes()])
+        except Exception:
+            logger.debug("TaskView: full-size image %d failed", index, exc_info=True)
 
     def cancel(self) -> str:
         """Cancel the job (a queued task is cancelled on the server; a processing one detached)."""
@@ -304,13 +413,11 @@ class TaskView(anywidget.AnyWidget):
         bundle = super()._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         data, metadata = dict(data or {}), dict(metadata or {})
-        data["text/plain"] = static.summary_text(self.job)
         try:
-            sheet = self.static_jpeg()
+            fallback, extra = self.static_bundle()
         except Exception:
             logger.warning("TaskView: static fallback failed", exc_info=True)
-            sheet = None
-        if sheet is not None:
-            data["image/jpeg"] = base64.b64encode(sheet).decode("ascii")
-            metadata["image/jpeg"] = {"alt": data["text/plain"].splitlines()[0]}
+            fallback, extra = {"text/plain": static.summary_text(self.job)}, gallery.marked()
+        data.update(fallback)
+        metadata.update(extra)
         return data, metadata

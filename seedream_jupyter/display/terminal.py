@@ -32,17 +32,19 @@ def progress_bar(snap: Snapshot) -> str:
     return "█" * filled + "░" * (_BAR_WIDTH - filled)
 
 
-def job_line(job: JobLike, snap: Snapshot | None = None) -> str:
-    """One line: ``[SIMULATED] model · ███░░ · processing 40% · 3.2 s · task-id``."""
+def job_line(job: JobLike, snap: Snapshot | None = None, *, bar: bool = True) -> str:
+    """One line: ``[SIMULATED] model · ███░░ · processing 40% · 3.2 s · task-id``.
+
+    A job that ended without images (cancelled, stopped, failed) shows no bar: an empty one
+    would read as "nothing happened" rather than as the state it ended in."""
     snap = snap or snapshot(job)
     mark = f"[{SIMULATED_MARK}] " if snap.simulated else ""
     end = snap.finished_at if snap.finished_at is not None else time.time()
-    parts = [
-        f"{mark}{job.request.model}",
-        progress_bar(snap),
-        status_line(snap),
-        format_elapsed(end - job.started_at),
-    ]
+    ended_without_images = snap.done and snap.state is not JobState.COMPLETED
+    parts = [f"{mark}{job.request.model}"]
+    if bar and not ended_without_images:
+        parts.append(progress_bar(snap))
+    parts += [status_line(snap), format_elapsed(end - job.started_at)]
     if snap.task_id:
         parts.append(snap.task_id)
     return " · ".join(parts)

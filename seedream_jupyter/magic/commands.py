@@ -18,6 +18,7 @@ from .. import api, catalog, config
 from ..errors import APIError, NotFoundError, SeedreamError
 from ..session import SETTINGS, session
 from .args import split_line
+from .models import models_table
 
 price = catalog.format_price
 OK, BAD, WARN = "✓", "✗", "!"
@@ -60,36 +61,19 @@ def _int_arg(command: str, word: str) -> int:
 # -- catalog and settings ------------------------------------------------------------------------
 
 
-def models_table() -> str:
-    rows = [("model", "aliases", "actions", "resolutions", "formats", "$/image")]
-    for spec in catalog.MODELS.values():
-        rows.append(
-            (
-                spec.id,
-                ", ".join(spec.aliases[:3]),
-                ", ".join(spec.actions),
-                " ".join(spec.resolutions),
-                " ".join(spec.output_formats),
-                price(spec.price_per_image_usd),
-            )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"{spec.id}: {spec.summary}" for spec in catalog.MODELS.values()]
-    missing = "; ".join(
-        f"{ratio} not on {', '.join(m.removeprefix('doubao-seedream-') for m in models)}"
-        for ratio, models in catalog.ratio_exceptions().items()
-    )
-    ratios = f"aspect ratios: {' '.join(catalog.ASPECT_RATIOS)}" + (
-        f" ({missing})" if missing else ""
-    )
-    return "\n".join([*lines, "", *notes, ratios])
-
-
 def cmd_models(magic: MagicLike, words: Sequence[str]) -> None:
-    _want("models", words, 0, 0, "models")
-    print(models_table())
+    verbose = [w for w in words if w in ("-v", "--verbose")]
+    if len(verbose) != len(words) or len(words) > 1:
+        raise _usage("models", "usage: %seedream models [-v]")
+    text = models_table(verbose=bool(verbose))
+    if verbose or magic.effective_display() != "widget":
+        print(text)
+        return
+    from IPython.display import display
+
+    from ..display.tables import models_html
+
+    display({"text/html": models_html(), "text/plain": text}, raw=True)  # type: ignore[no-untyped-call,unused-ignore]
 
 
 def target_text() -> str:
@@ -361,7 +345,9 @@ class Command:
 
 
 COMMANDS: dict[str, Command] = {
-    "models": Command("models", "the models: actions, ratios, resolutions, prices", cmd_models),
+    "models": Command(
+        "models [-v]", "the models: prices, resolutions, actions (-v: more)", cmd_models
+    ),
     "config": Command("config", "the settings in effect (the key only as set/unset)", cmd_config),
     "status": Command("status TASK_ID", "a task's status on the server", cmd_status),
     "cancel": Command("cancel TASK_ID", "cancel a queued task (refunded)", cmd_cancel),

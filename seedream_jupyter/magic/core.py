@@ -6,8 +6,12 @@ start an ``api.Job`` and hand it to the display layer. Settings are traitlets on
 change is handed to the session, so the helpers and the panel follow it too.
 
 Blocking by default: the cell waits for the images while the TaskView updates live from
-the loop thread. A kernel interrupt cancels a queued task (refunded) or stops waiting for
-a processing one, and prints one line saying which. ``--background`` returns at once.
+the loop thread. In a Jupyter kernel the cell *awaits* the job (an input transformer turns
+the cell's call into ``await magic.run_awaited(...)``): the cell is still running, so the
+next cell waits for it, but ipykernel (>= 7.4) handles widget messages meanwhile, so the
+view's Cancel ("Stop waiting" once the server has started the task) works. A kernel
+interrupt cancels a queued task (refunded) or stops waiting for a started one, and one line
+says which. ``--background`` returns at once.
 """
 
 from __future__ import annotations
@@ -29,16 +33,19 @@ from ..session import SETTINGS, session
 from . import args as magic_args
 from . import commands as magic_commands
 from . import whole_api
+from .awaiting import (
+    AWAITED,
+    PendingCell,
+    await_seedream_cells,
+    kernel_handles_widgets_while_awaiting,
+)
 from .help import help_text
+from .running import CellRunner, short_error
 
 if TYPE_CHECKING:
     from ..api import Job
-    from ..display.taskview import TaskView
-    from ..results import Result
 
 __all__ = ["SeedreamMagic", "load_ipython_extension", "unload_ipython_extension"]
-
-_WAIT_AFTER_INTERRUPT = 10.0  # seconds to let a cancel / detach settle before reporting
 
 
 def _all_resolutions() -> tuple[str, ...]:
@@ -48,19 +55,8 @@ def _all_resolutions() -> tuple[str, ...]:
     return tuple(seen)
 
 
-def _short_error(exc: BaseException) -> BaseException:
-    """Make IPython show ``exc`` as one or two lines (the error, what to do) instead of a
-    traceback wall."""
-    if isinstance(exc, SeedreamError):
-        lines = [f"{type(exc).__name__}: {exc.message}", *([exc.hint] if exc.hint else [])]
-    else:
-        lines = [f"{type(exc).__name__}: {exc}"]
-    exc._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
-    return exc
-
-
 @magics_class
-class SeedreamMagic(Magics, whole_api.WholeApiSettings):
+class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
     """Generate images with ByteDance Seedream from a cell: ``%%seedream [options] [VAR <<]``."""
 
     model = Unicode(
@@ -194,15 +190,23 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
             return magic_commands.run(self, line)
         return self._cell(line, cell)
 
+    async def run_awaited(self, magic_name: str, line: str, cell: str) -> Any:
+        """What an awaiting ``%%seedream`` cell runs (see ``await_seedream_cells``)."""
+        assert self.shell is not None  # only IPython's transformed cells call this
+        token = AWAITED.set(True)
+        try:
+            value = self.shell.run_cell_magic(magic_name, line, cell)  # type: ignore[no-untyped-call,unused-ignore]
+        finally:
+            AWAITED.reset(token)
+        if isinstance(value, PendingCell):
+            return await value.run()
+        return value
+
     # -- helpers -----------------------------------------------------------------------------
     def effective_display(self) -> str:
         if self.display_mode != "auto":
             return str(self.display_mode)
         return "widget" if self.shell is not None and hasattr(self.shell, "kernel") else "text"
-
-    @property
-    def user_ns(self) -> dict[str, Any]:
-        return self.shell.user_ns if self.shell is not None else {}
 
     def build_request(self, args: magic_args.CellArgs, prompt: str) -> GenerationRequest:
         """The request a cell describes; unset options take the preset's defaults (--preset),
@@ -270,7 +274,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
                 request, timeout=timeout, cache=cache, wait=wait, client=bound.get("client")
             )
         except SeedreamError as exc:  # e.g. an unreadable WAVE_API_KEY_FILE
-            raise _short_error(exc) from None
+            raise short_error(exc) from None
         self.jobs.append(job)
         if self.effective_display() == "text":
             return self._run_text(job, args)
@@ -287,119 +291,6 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings):
             self.user_ns[var] = request.to_payload()
         return None
 
-    # -- outcomes ----------------------------------------------------------------------------
-    def _deliver(self, result: Result, var: str | None) -> None:
-        """Store the Result in VAR, or make it the cell's value (``_``, ``Out[n]``)."""
-        if var is not None:
-            self.user_ns[var] = result
-            return
-        hook = getattr(self.shell, "displayhook", None)
-        if hook is not None and hasattr(hook, "update_user_ns"):
-            hook.update_user_ns(result)
-        else:
-            self.user_ns["_"] = result
-
-    @staticmethod
-    def _settle(job: Job) -> None:
-        """Let a cancel or detach reach its final state (the loop thread finishes it)."""
-        with contextlib.suppress(BaseException):
-            job.future.exception(timeout=_WAIT_AFTER_INTERRUPT)
-
-    @staticmethod
-    def interrupt_line(job: Job) -> str:
-        task_id = job.task_id
-        if job.state == "cancelled" and task_id:
-            # Only a queued task can be cancelled, and a cancel is refunded; say so even when
-            # a poll saw the cancel first and the job's note is the bare error.
-            note = job.message or ""
-            if "refunded" not in note:
-                note = f"task {task_id} was queued and has been cancelled on the server (refunded)"
-            return f"Interrupted: {note.rstrip('.')}."
-        if job.state == "detached" and job.message:
-            return f"Interrupted: {job.message.rstrip('.')}."
-        if task_id is None:
-            return (
-                "Interrupted while submitting: if the server accepts the task it is cancelled "
-                "at once; check with %seedream history."
-            )
-        return (
-            f"Interrupted: stopped waiting for task {task_id} ({job.state}); fetch it "
-            f"later with sj.resume() or sj.load({task_id!r})."
-        )
-
-    def _fail(self, job: Job, exc: BaseException) -> BaseException:
-        return _short_error(exc)
-
-    # -- widget front-end --------------------------------------------------------------------
-    def _run_widget(self, job: Job, args: magic_args.CellArgs) -> Any:
-        from IPython.display import display
-
-        from ..display.taskview import TaskView
-
-        view = TaskView(job, thumb_size=self.thumbnail_size, blocking=not args.background)
-        handle = display(view, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
-
-        def refresh(v: TaskView) -> None:
-            if handle is not None:
-                handle.update(v)
-
-        if args.background:
-            self._when_done(job, args.var)
-            view.on_done(refresh)
-            return None
-        try:
-            result = job.wait()
-        except KeyboardInterrupt:
-            self._settle(job)
-            view.blocking = False
-            refresh(view)
-            print(self.interrupt_line(job))
-            return None
-        except SeedreamError as exc:
-            view.blocking = False
-            refresh(view)
-            raise self._fail(job, exc) from None
-        view.blocking = False
-        refresh(view)
-        self._deliver(result, args.var)
-        return None
-
-    def _when_done(self, job: Job, var: str | None) -> None:
-        if var is None:
-            return
-        names = self.user_ns
-
-        def fill(j: Job) -> None:
-            if j.state == "completed" and j.result is not None:
-                names[var] = j.result
-
-        job.subscribe(fill)
-
-    # -- terminal ----------------------------------------------------------------------------
-    def _run_text(self, job: Job, args: magic_args.CellArgs) -> Any:
-        from ..display.terminal import TextProgress
-
-        if args.background:
-            self._when_done(job, args.var)
-            print(
-                f"started in the background: {job.request.model} · {job.request.action}"
-                + (f"; {args.var} is set when it completes" if args.var else "")
-            )
-            return None
-        TextProgress(job, stream=sys.stdout)
-        try:
-            result = job.wait()
-        except KeyboardInterrupt:
-            self._settle(job)
-            print(self.interrupt_line(job))
-            return None
-        except SeedreamError as exc:
-            raise self._fail(job, exc) from None
-        if args.var is not None:
-            self.user_ns[args.var] = result
-            return None
-        return result
-
 
 SeedreamMagic.seedream.__doc__ = help_text()
 
@@ -410,6 +301,13 @@ def load_ipython_extension(ip: Any) -> None:
         return
     magic = SeedreamMagic(shell=ip, config=ip.config)
     ip.register_magics(magic)
+    from ..display.formatters import register
+
+    register(ip)  # results as an HTML gallery with a header
+    if kernel_handles_widgets_while_awaiting(ip) and await_seedream_cells not in getattr(
+        ip, "input_transformers_post", [await_seedream_cells]
+    ):
+        ip.input_transformers_post.append(await_seedream_cells)
     if magic not in ip.configurables:
         ip.configurables.append(magic)
     # values from a config file fire no observer: hand them to the session now
@@ -424,6 +322,8 @@ def unload_ipython_extension(ip: Any) -> None:
         return
     for kind in ("line", "cell"):
         ip.magics_manager.magics[kind].pop("seedream", None)
+    with contextlib.suppress(ValueError, AttributeError):
+        ip.input_transformers_post.remove(await_seedream_cells)
     if magic in ip.configurables:
         ip.configurables.remove(magic)
     session().reset()

@@ -76,11 +76,13 @@ def help_text() -> str:
     %%seedream [options] [VAR <<]
     a red fox in snow, {{style}} style
 
-``{{name}}`` in the prompt is filled from your variables (``{{{{`` for a literal brace).
-``VAR <<`` stores the Result in VAR (otherwise it is ``_``). The cell waits for the
-images, showing live progress; interrupt the kernel (■) to cancel a queued task or stop
-waiting for a processing one. With no WAVE_API_KEY the embedded simulator answers, and
-every image and view says SIMULATED.
+{{name}} in the prompt is filled from your variables ({{{{ for a literal brace).
+VAR << stores the Result in VAR (otherwise it is _). The cell waits for the images,
+showing live progress: Cancel cancels a queued task (refunded); once the server has
+started it, Stop waiting frees the kernel (the task goes on and its images are saved when
+it completes). Interrupting the kernel (■) does the same. With no WAVE_API_KEY the
+embedded simulator answers, and every image and view says SIMULATED.
+In terminal IPython, end the cell with an empty line (Enter twice after the prompt).
 
 {usage}
 Models:

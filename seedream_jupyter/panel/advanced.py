@@ -63,8 +63,24 @@ class AdvancedBox:
                 self.note,
             ]
         )
-        self.box = widgets.Accordion(children=[inner], selected_index=None)
-        self.box.set_title(0, "advanced")
+        # A toggle, not an Accordion: the Accordion's chevron is an icon-font glyph, and
+        # Notebook 7 answers 403 for ipywidgets' icon font (a console error, a blank glyph).
+        inner.layout.display = "none"
+        self.toggle = widgets.ToggleButton(
+            value=False,
+            description="advanced ▸",
+            tooltip="upstream options, a callback URL and extra JSON",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.toggle.add_class("sjp-advanced-toggle")
+
+        def show(change: dict[str, object]) -> None:
+            opened = bool(change["new"])
+            inner.layout.display = "" if opened else "none"
+            self.toggle.description = "advanced ▾" if opened else "advanced ▸"
+
+        self.toggle.observe(show, names="value")
+        self.box = widgets.VBox([self.toggle, inner])
         self.box.add_class("sjp-advanced")
 
     def observe(self, fn: Callable[[], None]) -> None:

@@ -106,10 +106,13 @@ class ChoiceGroup:
             button.add_class(f"sjp-choice-{_css_token(option)}")
             button.observe(self._make_handler(option), names="value")
             self.buttons[option] = button
-        title = widgets.Label(label, layout=widgets.Layout(width=LABEL_WIDTH))
-        self.box = widgets.HBox(
-            [title, *self.buttons.values()], layout=widgets.Layout(flex_flow="row wrap")
+        title = widgets.Label(label, layout=widgets.Layout(width=LABEL_WIDTH, flex="0 0 auto"))
+        # the buttons wrap inside their own column, never under the row's label
+        buttons = widgets.HBox(
+            list(self.buttons.values()), layout=widgets.Layout(flex_flow="row wrap", flex="1 1 0")
         )
+        buttons.add_class("sjp-choices")
+        self.box = widgets.HBox([title, buttons], layout=widgets.Layout(align_items="flex-start"))
         self.box.add_class(f"sjp-{_css_token(label)}")
 
     @property

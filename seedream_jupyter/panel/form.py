@@ -84,6 +84,8 @@ class PanelForm:
         )
         self.model.add_class("sjp-model")
         self.model_summary = widgets.Label(spec.summary)
+        self.model_summary.add_class("sjp-wrap")
+        self.model_summary.add_class("sjp-model-summary")
         self.action = ChoiceGroup("action", catalog.ACTIONS, action, help_text=catalog.ACTION_HELP)
         self.aspect_ratio = ChoiceGroup(
             "aspect ratio", catalog.ASPECT_RATIOS, aspect_ratio, help_text=None
@@ -92,10 +94,9 @@ class PanelForm:
         self.output_format = ChoiceGroup(
             "output format", catalog.OUTPUT_FORMATS, catalog.DEFAULT_OUTPUT_FORMAT, help_text=None
         )
-        self.count = widgets.BoundedIntText(
+        # Not bounded: a browser-side clamp would turn 40 into 15 silently; the request refuses it.
+        self.count = widgets.IntText(
             value=catalog.DEFAULT_N,
-            min=catalog.MIN_IMAGES,
-            max=catalog.MAX_IMAGES,
             description="images",
             style={"description_width": LABEL_WIDTH},
             layout=widgets.Layout(width="170px"),
@@ -137,6 +138,7 @@ class PanelForm:
         self.add_url = widgets.Button(description="add URL", layout=widgets.Layout(width="auto"))
         self.add_url.add_class("sjp-add-url")
         self.references_hint = widgets.Label()
+        self.references_hint.add_class("sjp-wrap")
         self.thumbnails = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.thumbnails.add_class("sjp-ref-thumbs")
         self.reference_message = widgets.HTML()
@@ -416,6 +418,11 @@ class PanelForm:
             f"≈ ${count * price:.4f} ({up_to}{count} image{'s' if count != 1 else ''} "
             f"× ${catalog.format_price(price)}){size}"
         )
+        if not catalog.MIN_IMAGES <= count <= catalog.MAX_IMAGES:
+            text = (
+                f"{count} images: a request makes {catalog.MIN_IMAGES}–{catalog.MAX_IMAGES}; "
+                "Generate sends nothing until the count is in range"
+            )
         self.cost.value = quiet_html(text)
 
 

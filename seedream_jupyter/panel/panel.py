@@ -10,8 +10,8 @@ thread and returns at once, so the form stays usable and several runs can be in
 flight, each with its own TaskView (live progress and a Cancel button that works:
 the panel's cell has long returned, so the click reaches the kernel at once). A run's
 outcome arrives on the loop thread through ``Job.subscribe``; its Result is appended
-to ``panel.results`` and its controls ("→ variable", "save") come alive. Under the panel
-sits its record (``record``): what a saved notebook shows of the runs.
+to ``panel.results`` and its controls ("variable name" + store, "save to" + save) come
+alive. Under the panel sits its record (``record``): what a saved notebook shows of the runs.
 
 Nothing raised by a click escapes into the void: every handler reports its error in
 the panel (validation, auth, balance, failed task...), and the panel keeps working.
@@ -31,6 +31,7 @@ import ipywidgets as widgets
 
 from .. import api
 from ..api import Job
+from ..display.gallery import marked
 from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..results import Result, Sweep
@@ -64,7 +65,7 @@ class Panel:
         client: Client | None = None,
         timeout: float | None = 300.0,
         cache: bool = True,
-        thumb_size: int = 512,
+        thumb_size: int = 960,
         save_dir: str = DEFAULT_SAVE_DIR,
         budget_usd: float | None = None,
     ) -> None:
@@ -152,6 +153,7 @@ class Panel:
             request = self.request()
         except ValidationError as exc:
             self.message.value = message_html(describe_error(exc), "error")
+            self._refresh_request()  # the error is said once, here: not again in the request
             return None
         job = api.start(
             request,
@@ -216,7 +218,8 @@ class Panel:
     def _make_view(self, job: Job) -> Any:
         from ..display import TaskView
 
-        return TaskView(job, thumb_size=self.thumb_size)
+        # the newest run appears at the top of the stack: bring it into sight
+        return TaskView(job, thumb_size=self.thumb_size, scroll_on_show=True)
 
     def _runs_snapshot(self) -> list[PanelRun]:
         with self._lock:
@@ -244,6 +247,13 @@ class Panel:
         return wrapper  # type: ignore[return-value]
 
     def _on_form_change(self) -> None:
+        if self.message.value and "sjp-error" in self.message.value:
+            try:  # a fixed form clears the error it had
+                self.request()
+            except ValidationError as exc:
+                self.message.value = message_html(describe_error(exc), "error")
+            else:
+                self.message.value = ""
         if self.show_request.value:
             self._refresh_request()
 
@@ -254,7 +264,9 @@ class Panel:
         try:
             text = self.request_json()
         except ValidationError as exc:
-            self.request_view.value = message_html(describe_error(exc), "error")
+            # One place for the error: the message line above (not here as well).
+            self.message.value = message_html(describe_error(exc), "error")
+            self.request_view.value = message_html("no request until the form is fixed", "info")
             return
         self.request_view.value = (
             '<pre class="sjp-json mathjax_ignore tex2jax_ignore" style="margin: 4px 0; '
@@ -270,13 +282,16 @@ class Panel:
             simulated = self.simulated
         except Exception:  # settings errors surface on Generate
             simulated = False
+        # Theme colours only: the text colour of the theme on its second layout colour (a
+        # light tint with light text was unreadable in the dark theme).
         self.banner.value = (
             quiet_html(
                 SIMULATOR_NOTICE,
                 "sjp-sim",
-                "padding: 4px 8px; margin-bottom: 4px; "
+                "padding: 4px 8px; margin-bottom: 4px; line-height: 1.4; "
                 "border-left: 4px solid var(--jp-warn-color1, #f57c00); "
-                "background: var(--jp-warn-color3, #fff3e0); color: var(--jp-ui-font-color1, #222)",
+                "background: var(--jp-layout-color2, transparent); "
+                "color: var(--jp-ui-font-color1, inherit)",
             )
             if simulated
             else ""
@@ -294,11 +309,18 @@ class Panel:
         return f"<Panel {len(self.runs)} runs, {len(self.results)} results>"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The live widget, with a one-line note as its saved form (see ``display.saving``:
+        the widget view is not written to disk; the panel's record, below it, has the images)."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         data = dict(data or {})
         data["text/plain"] = self.summary()
-        return data, dict(metadata or {})
+        data["text/html"] = quiet_html(
+            self.summary(),
+            "sjp-saved-note",
+            "color: var(--jp-ui-font-color2, #666); font-style: italic; margin: 2px 0",
+        )
+        return data, marked(dict(metadata or {}))
 
     def _ipython_display_(self) -> None:
         """The panel, then its record: what a saved notebook shows of the runs (see

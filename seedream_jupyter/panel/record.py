@@ -3,24 +3,24 @@
 The panel is a live widget, and its runs come in after its cell has returned. Re-displaying
 the panel on every run would rebuild its view (and lose what the user is typing), so a second
 output sits under it: in live Jupyter it is hidden (a widget view with an empty model id, which
-the widget renderer hides, as it does for a closed widget); its ``image/jpeg`` and
-``text/plain`` are what GitHub, nbviewer, VS Code and nbconvert show of a saved notebook.
-Every run that ends, or is dismissed, updates it through its display id; JupyterLab and
-Notebook 7 apply such updates to the saved output even after the cell has returned (while the
-page that ran the cell is open). Reopened in Jupyter with a new kernel, the record stays hidden
-like the panel's widget, which needs its kernel anyway.
+the widget renderer hides, as it does for a closed widget). It also carries the static gallery
+of the runs (``display.gallery``: HTML, a JPEG contact sheet, text) and the mark that makes the
+pre-save hook (``display.saving``) write it to disk without the widget view: a reopened
+notebook shows the runs' images in JupyterLab and Notebook 7 too, and GitHub, nbviewer,
+VS Code and nbconvert show them as before. Every run that ends, or is dismissed, updates it
+through its display id; JupyterLab and Notebook 7 apply such updates to the output even after
+the cell has returned (while the page that ran the cell is open).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
-from ..display import static
+from ..display import gallery, static
 
 logger = logging.getLogger("seedream_jupyter")
 
@@ -56,41 +56,59 @@ def _thumbnails(run: RecordedRun) -> list[bytes]:
 
 def record_bundle(runs: Sequence[RecordedRun]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The record's mime bundle for ``runs`` (oldest first, as in ``panel.runs``)."""
-    data: dict[str, Any] = {
-        WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": ""},
-        "text/plain": "",
-    }
-    metadata: dict[str, Any] = {}
+    hidden = {WIDGET_MIME: {"version_major": 2, "version_minor": 0, "model_id": ""}}
     newest_first = list(reversed(runs))
     if not newest_first:
-        return data, metadata
+        return {**hidden, "text/plain": ""}, {}
     thumbs: list[bytes] = []
+    sizes: list[list[int]] = []
     labels: list[str] = []
+    alts: list[str] = []
     simulated = False
     for run in newest_first:
         simulated = simulated or bool(run.job.simulated)
+        run_sizes = list(getattr(run.view, "image_sizes", []) or [])
         for i, thumb in enumerate(_thumbnails(run)):
             if len(thumbs) < MAX_SHEET_IMAGES:
                 thumbs.append(thumb)
+                sizes.append(run_sizes[i] if i < len(run_sizes) else list(images_size(thumb)))
                 mark = f"  {static.SIMULATED_MARK}" if run.job.simulated else ""
                 labels.append(f"panel.results[{run.index}] #{i + 1}{mark}")
-    images = sum(static.image_count(run.job) for run in newest_first)
+                alts.append(
+                    f"{'SIMULATED ' if run.job.simulated else ''}panel.results[{run.index}] "
+                    f"image {i + 1}: {run.job.request.prompt[:100]}"
+                )
+    count = sum(static.image_count(run.job) for run in newest_first)
     head = (
         f"Seedream panel: {len(runs)} run{'s' if len(runs) != 1 else ''}, "
-        f"{images} image{'s' if images != 1 else ''}, newest first"
-        + (f" (the sheet shows {len(thumbs)})" if len(thumbs) < images else "")
+        f"{count} image{'s' if count != 1 else ''}, newest first"
+        + (f" (the sheet shows {len(thumbs)})" if len(thumbs) < count else "")
         + ". Results: panel.results and sj.history()."
     )
     listed = [static.summary_text(run.job) for run in newest_first[:MAX_LISTED_RUNS]]
     if len(newest_first) > MAX_LISTED_RUNS:
         listed.append(f"… and {len(newest_first) - MAX_LISTED_RUNS} older runs")
-    data["text/plain"] = "\n\n".join([head, *listed])
-    if thumbs:
-        sheet = static.contact_sheet_jpeg(thumbs, labels=labels)
-        data["image/jpeg"] = base64.b64encode(sheet).decode("ascii")
+    captions = [static.caption_text(run.job) for run in newest_first[:MAX_LISTED_RUNS]]
+    data, metadata = gallery.static_bundle(
+        text="\n\n".join([head, *listed]),
+        caption=head,
+        sources=thumbs,
+        sizes=sizes,
+        alts=alts,
+        simulated=simulated,
+        notes=captions,
+        sheet_labels=labels,
+    )
+    if "image/jpeg" in metadata:
         alt = head if not simulated else f"[{static.SIMULATED_MARK}] {head}"
         metadata["image/jpeg"] = {"alt": alt}
-    return data, metadata
+    return {**hidden, **data}, metadata
+
+
+def images_size(thumb: bytes) -> tuple[int, int]:
+    from ..images import size_of
+
+    return size_of(thumb)
 
 
 class PanelRecord:

@@ -44,20 +44,27 @@ class PanelRun:
         self._lock = threading.Lock()
         self._settled = False
 
-        self.label = widgets.Label("")
+        self.label = widgets.Label("", layout=widgets.Layout(margin="0 16px 0 0"))
         self.label.add_class("sjp-run-label")
         self.variable = widgets.Text(
-            placeholder="variable name", layout=widgets.Layout(width="150px")
+            placeholder="a name",
+            description="variable name",
+            style={"description_width": "auto"},
+            layout=widgets.Layout(width="230px"),
         )
         self.variable.add_class("sjp-var-name")
         self.to_variable = widgets.Button(
-            description="→ variable",
-            tooltip="store this Result in a notebook variable",
+            description="store",
+            tooltip="store this Result in a notebook variable of that name",
             layout=widgets.Layout(width="auto"),
         )
         self.to_variable.add_class("sjp-to-var")
         self.save_dir = widgets.Text(
-            value=panel.save_dir, placeholder="folder", layout=widgets.Layout(width="180px")
+            value=panel.save_dir,
+            placeholder="folder",
+            description="save to",
+            style={"description_width": "auto"},
+            layout=widgets.Layout(width="230px", margin="0 0 0 16px"),
         )
         self.save_dir.add_class("sjp-save-dir")
         self.save = widgets.Button(

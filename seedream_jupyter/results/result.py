@@ -354,20 +354,32 @@ class Result:
         return result
 
     # -- display -----------------------------------------------------------------------------
+    @property
+    def folder(self) -> Path | None:
+        """Where the full-size files are (None: the images are only in memory)."""
+        return self.paths[0].parent if self.paths else None
+
     def summary(self) -> str:
         mark = f" [{SIMULATED_MARK}]" if self.simulated else ""
         cache = f" ({FROM_CACHE_NOTE})" if self.from_cache else ""
         p = self.params
-        return (
-            f"Result{mark}: {len(self)} image(s) · {p.model} · {p.action} · {p.aspect_ratio} · "
-            f"{p.resolution} · {self.cost_text()} · task {self.task_id}{cache}\n"
-            f"prompt: {p.prompt[:200]}"
-        )
+        width, height = p.pixel_size
+        count = len(self)
+        lines = [
+            f"Result{mark}: {count} image{'' if count == 1 else 's'} · {p.model} · {p.action} · "
+            f"{p.ratio_label} · {p.resolution} ({width}×{height}) · {self.cost_text()}"
+            f"{' (simulated: not billed)' if self.simulated else ''} · task {self.task_id}{cache}",
+            f"prompt: {p.prompt[:200]}",
+        ]
+        if self.folder is not None:
+            lines.append(f"files: {self.folder}")
+        return "\n".join(lines)
 
     def __repr__(self) -> str:
+        where = f" files={self.folder}" if self.folder is not None else ""
         return (
             f"<Result {self.task_id} {self.status} {self.model} images={len(self)}"
-            f"{' SIMULATED' if self.simulated else ''}"
+            f"{' SIMULATED' if self.simulated else ''}{where}"
             f"{f' ({FROM_CACHE_NOTE})' if self.from_cache else ''}>"
         )
 

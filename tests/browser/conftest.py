@@ -2,6 +2,9 @@
 
 - ``slow_sim``: a simulator owned by the tests, every task queued for a minute, behind a
   sentinel API key, so a test can click Cancel while the task is still queued.
+- ``slow_work_sim``: the same, but tasks start at once and process for ~30 s (kernel spec
+  ``seedream-slow-work``), so a test can click "Stop waiting".
+- The server enables the package's pre-save hook from ``jupyter-config/`` (as an install does).
 - ``jupyter_server``: ``jupyter lab`` on 127.0.0.1 (a free port chosen by the server),
   no token, announcements disabled (``labconfig/page_config.json`` in a temporary
   ``JUPYTER_CONFIG_DIR``, ``news_url=None``, no update check), the app exposed as
@@ -101,15 +104,27 @@ def slow_sim() -> Iterator[Any]:
         handle.stop()
 
 
+@pytest.fixture(scope="session")
+def slow_work_sim() -> Iterator[Any]:
+    """Tasks leave the queue at once and then process for ~30 s (speed 0.25)."""
+    from seedream_jupyter import simulator
+
+    handle = simulator.start(speed=0.25, queue_seconds=0.0, api_key=SENTINEL_KEY, jitter=0)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
 # -- the Jupyter server -----------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def _server_pool(
-    tmp_path_factory: pytest.TempPathFactory, slow_sim: Any
+    tmp_path_factory: pytest.TempPathFactory, slow_sim: Any, slow_work_sim: Any
 ) -> Iterator[Lazy[JupyterServer]]:
     pool = Lazy(
-        lambda: start_server(tmp_path_factory.mktemp("jupyter"), slow_sim.url),
+        lambda: start_server(tmp_path_factory.mktemp("jupyter"), slow_sim.url, slow_work_sim.url),
         JupyterServer.stop,
     )
     try:

@@ -40,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 SIM_SPEED = "20"
 SLOW_KERNEL = "seedream-slow"
+SLOW_WORK_KERNEL = "seedream-slow-work"  # tasks start at once but process for ~30 s
 SLOW_NOTEBOOK = "02-panel-slow.ipynb"
 SENTINEL_KEY = "sentinel-key-browser-0123456789"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -110,20 +111,46 @@ def _write_slow_notebook(root: Path) -> None:
     (root / SLOW_NOTEBOOK).write_text(json.dumps(nb, indent=1), encoding="utf-8")
 
 
-def _write_kernelspec(data: Path, slow_url: str) -> None:
-    spec = data / "kernels" / SLOW_KERNEL
+def _write_kernelspec(data: Path, slow_url: str, name: str = SLOW_KERNEL) -> None:
+    spec = data / "kernels" / name
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(
         json.dumps(
             {
                 "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                "display_name": "Python 3 (slow simulator)",
+                "display_name": f"Python 3 ({name})",
                 "language": "python",
                 "env": {"SEEDREAM_BASE_URL": slow_url, "WAVE_API_KEY": SENTINEL_KEY},
             }
         ),
         encoding="utf-8",
     )
+
+
+def write_notebook(root: Path, name: str, sources: list[str], kernel: str = "python3") -> str:
+    """A notebook of code cells (no outputs) in the server's root; returns its path."""
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "metadata": {},
+            "outputs": [],
+            "source": source,
+        }
+        for i, source in enumerate(sources)
+    ]
+    nb = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": kernel, "display_name": kernel, "language": "python"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (root / name).write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return name
 
 
 def _server_env(tmp: Path) -> dict[str, str]:
@@ -153,7 +180,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
-def start_server(tmp: Path, slow_url: str) -> JupyterServer:
+def start_server(tmp: Path, slow_url: str, slow_work_url: str | None = None) -> JupyterServer:
     """Start ``jupyter lab`` as described in the module docstring; stop it with ``stop()``."""
     root = tmp / "root"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -169,6 +196,15 @@ def start_server(tmp: Path, slow_url: str) -> JupyterServer:
     (tmp / "runtime").mkdir()
     (tmp / "notary").mkdir()
     _write_kernelspec(tmp / "data", slow_url)
+    if slow_work_url is not None:
+        _write_kernelspec(tmp / "data", slow_work_url, SLOW_WORK_KERNEL)
+    # The pre-save hook, enabled as the installed package enables it (the same file).
+    config_d = tmp / "config" / "jupyter_server_config.d"
+    config_d.mkdir(parents=True)
+    shutil.copyfile(
+        ROOT / "jupyter-config" / "server-config" / "seedream_jupyter.json",
+        config_d / "seedream_jupyter.json",
+    )
     log = tmp / "server.log"
     command = [
         sys.executable,
@@ -241,6 +277,41 @@ JS_CURRENT_READY = """async () => {
   await panel.context.ready;
   await panel.sessionContext.ready;
   return panel.context.path;
+}"""
+
+# Start running every cell and return at once (a blocking cell may wait for a click).
+JS_START_ALL = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.sessionContext.ready;
+  app.commands.execute("notebook:run-all-cells");
+  return true;
+}"""
+
+JS_SAVE = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.context.save();
+  return panel.context.path;
+}"""
+
+JS_SET_THEME = """async (theme) => {
+  const app = window.jupyterapp;
+  await app.commands.execute("apputils:change-theme", {theme});
+  return document.body.dataset.jpThemeName || theme;
+}"""
+
+# Every image in the cells' outputs, and whether each has loaded; any widget failure text.
+JS_OUTPUT_IMAGES = """() => {
+  const imgs = [...document.querySelectorAll(".jp-OutputArea-output img")];
+  const text = document.body.innerText;
+  return {
+    total: imgs.length,
+    loaded: imgs.filter((img) => img.complete && img.naturalWidth > 0).length,
+    alts: imgs.map((img) => img.alt || ""),
+    failures: ["model not found", "Error displaying widget", "Loading widget"]
+      .filter((f) => text.includes(f)),
+  };
 }"""
 
 JS_RUN_ALL = """async () => {
@@ -458,9 +529,12 @@ class Browse:
         status: str = self.page.evaluate(JS_KERNEL_STATUS)
         return status
 
-    def screenshot(self, label: str, element: Any = None) -> Path:
+    def screenshot_path(self, label: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"browser-{label}.png"
+        return ARTIFACTS / f"browser-{label}.png"
+
+    def screenshot(self, label: str, element: Any = None) -> Path:
+        path = self.screenshot_path(label)
         if element is not None:
             with contextlib.suppress(Exception):
                 element.scroll_into_view_if_needed()

@@ -25,10 +25,20 @@ except ImportError:  # pragma: no cover - the fixtures skip these tests then
 
 UIS = ("lab", "notebook7")
 XSS = "<img src=x onerror=alert(1)>"
-PNG_1PX = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
-    "0000000c4944415408d763f8cfc000000301010018dd8db40000000049454e44ae426082"
-)
+
+
+def _png_1px() -> bytes:
+    """A real one-pixel PNG (uploads are fully decoded before anything is sent)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (1, 1), (200, 60, 40)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+PNG_1PX = _png_1px()
 
 
 # The panel cell's outputs in the notebook model (what a save writes), once its record has a

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import signal
 import subprocess
 import sys
 import time
@@ -264,10 +265,9 @@ def test_wait_does_not_outlast_its_timeout_when_the_server_is_slow(
 
 
 INTERRUPTED_SUBMIT = """
-import os, signal, sys, threading
+import sys
 from seedream_jupyter.client import Client
 client = Client(api_key=sys.argv[2], base_url=sys.argv[1])
-threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT)).start()  # Ctrl-C mid-submit
 try:
     client.submit(prompt="interrupted on the wire")
 except KeyboardInterrupt as exc:
@@ -278,13 +278,27 @@ except KeyboardInterrupt as exc:
 def test_ctrl_c_during_a_submit_cancels_the_task_it_created(
     start_simulator: StartSimulator,
 ) -> None:
-    sim = start_simulator(faults="slow@submit~3", queue_seconds=30)
-    out = subprocess.run(
+    # Deterministic: the Ctrl-C is sent once the server has the POST (recorded on arrival),
+    # while its answer is held back for 5 s; no timer races the child's start-up under load.
+    sim = start_simulator(faults="slow@submit~5", queue_seconds=30)
+    child = subprocess.Popen(
         [sys.executable, "-c", INTERRUPTED_SUBMIT, sim.url, "sk-interrupt-0123456789"],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=60,
     )
+    try:
+        deadline = time.monotonic() + 30
+        while not any(r.method == "POST" and r.path == "/v1/tasks" for r in sim.requests):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the submit never reached the simulator"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGINT)  # Ctrl-C mid-submit
+        stdout, stderr = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
     (task_id,) = sim.task_ids()  # the POST had reached the server ...
-    assert f"task {task_id} was created and has been cancelled" in out.stdout, out
+    assert f"task {task_id} was created and has been cancelled" in stdout, (stdout, stderr)
     assert sim.stats.cancelled == 1  # ... and the task it made is not left to be billed

@@ -27,7 +27,7 @@ import json as _json
 import seedream_jupyter as _sj
 from PIL import Image as _Image
 _report = {}
-for _name in ("fox", "seasons", "owl", "painted"):
+for _name in ("fox", "seasons", "heron", "painted", "lantern"):
     _value = globals()[_name]
     assert isinstance(_value, _sj.Result), (_name, type(_value))
     assert _value.images and all(isinstance(_i, _Image.Image) for _i in _value.images)
@@ -59,6 +59,7 @@ def test_quickstart_runs_top_to_bottom(
     assert report["fox"]["sizes"] == [[2560, 1440]]
     assert report["seasons"]["count"] == 3
     assert report["painted"]["sizes"] == [[2496, 1664]]
+    assert report["heron"]["sizes"] == [[1728, 2304]]  # the heron is stored as a heron
     assert all(entry["simulated"] for entry in report.values())
     images = sum(entry["count"] for entry in report.values())
 

@@ -188,7 +188,7 @@ def test_one_update_message_per_change(request_2k: GenerationRequest) -> None:
 def test_thumbnails_travel_as_binary_buffers_not_base64(request_2k: GenerationRequest) -> None:
     request = request_2k.with_changes(n=2)
     job = FakeJob(request)
-    view = TaskView(job, thumb_size=256)
+    view = TaskView(job, thumb_size=256, pixel_ratio=1.0)
     sent = Recorder(view)
     complete(job)
     wait_for(lambda: len(view.thumbnails) == 2)
@@ -376,7 +376,7 @@ def test_thumbnails_come_from_the_files_without_decoding_the_result(
     path = tmp_path / "fox.jpg"
     path.write_bytes(jpeg(2560, 1440))
     result.paths = [path]
-    view = TaskView(job, thumb_size=512)
+    view = TaskView(job, thumb_size=512, pixel_ratio=1.0)
     job.emit(
         state="completed",
         progress=100,

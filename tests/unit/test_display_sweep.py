@@ -61,6 +61,7 @@ def test_the_live_table_and_the_final_grid() -> None:
     assert html.count("<tr>") == 3 and "fox" in html and "owl" in grid_html
     assert 'value="40"' in html and "waiting" in html and "<b>" not in html  # escaped
     sweep = layout  # an empty Sweep: the final bundle still names every combination
-    bundle = grid.final_bundle(sweep)
+    bundle, metadata = grid.final_bundle(sweep)
     raw = base64.b64decode(bundle["image/jpeg"])
     assert Image.open(io.BytesIO(raw)).format == "JPEG" and "0 of 4" in bundle["text/plain"]
+    assert metadata["image/jpeg"]["alt"] == bundle["text/plain"].splitlines()[0]  # alt text

@@ -1,0 +1,112 @@
+"""Results in a notebook: an HTML gallery with a header (model, size, cost, task, SIMULATED).
+
+``Result`` and ``ResultSet`` (``results``, below this layer) give a JPEG contact sheet and a
+text summary; in a Jupyter kernel this module adds their ``text/html`` through IPython's
+formatter registry, so the layer below needs no notebook code. Registered once per shell by
+the front-end the session finds (``frontend``) and by ``%load_ext seedream_jupyter``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from .. import images
+from ..results import SIMULATED_MARK, Result, ResultSet
+from . import gallery
+
+logger = logging.getLogger("seedream_jupyter")
+MAX_SET_IMAGES: Final = 24
+
+__all__ = ["register", "result_html", "result_set_html"]
+
+
+def _caption(result: Result) -> str:
+    p = result.params
+    width, height = p.pixel_size
+    count = len(result)
+    cost = f"≈ ${result.cost_usd:.4f}" + (" (simulated: not billed)" if result.simulated else "")
+    parts = [
+        p.model,
+        f"{p.action} ×{count}" if count > 1 else p.action,
+        p.aspect_ratio,
+        f"{p.resolution} ({width}×{height})",
+        cost,
+        result.task_id,
+    ]
+    if result.from_cache:
+        parts.append("from cache")
+    return " · ".join(parts)
+
+
+def _alt(result: Result, index: int, count: int) -> str:
+    mark = f"{SIMULATED_MARK} " if result.simulated else ""
+    return f"{mark}image {index + 1} of {count}: {result.prompt[:120]}"
+
+
+def result_html(result: Result) -> str:
+    sources = result.sources()
+    sizes = [images.size_of(source) for source in sources]
+    box = gallery.box_for(len(sources))
+    thumbs = [
+        images.thumbnail_jpeg(source, max(gallery.fit(size, box)), quality=gallery.HTML_QUALITY)
+        for source, size in zip(sources, sizes)
+    ]
+    notes = [f"files: {result.folder}"] if result.folder is not None else []
+    return gallery.gallery_html(
+        thumbs,
+        sizes,
+        caption=_caption(result),
+        alts=[_alt(result, i, len(thumbs)) for i in range(len(thumbs))],
+        simulated=result.simulated,
+        notes=notes,
+        prompt=result.prompt[:200],
+    )
+
+
+def result_set_html(results: ResultSet) -> str:
+    shown = [(label, r) for label, r in zip(results.labels, results) if len(r)][:MAX_SET_IMAGES]
+    sources = [r.sources()[0] for _, r in shown]
+    sizes = [images.size_of(source) for source in sources]
+    box = gallery.ROW_BOX
+    thumbs = [
+        images.thumbnail_jpeg(source, max(gallery.fit(size, box)), quality=gallery.HTML_QUALITY)
+        for source, size in zip(sources, sizes)
+    ]
+    simulated = any(r.simulated for r in results)
+    caption = (
+        f"{len(results)} results · ≈ ${results.cost_usd:.4f}"
+        + (" (simulated: not billed)" if simulated else "")
+        + (f" · {len(results.failures)} failed" if results.failures else "")
+    )
+    notes = [f"{name}: {error}" for name, error in list(results.failures.items())[:10]]
+    return gallery.gallery_html(
+        thumbs,
+        [list(size) for size in sizes],
+        caption=caption,
+        alts=[_alt(r, 0, 1) for _, r in shown],
+        simulated=simulated,
+        notes=notes,
+        labels=[f"{label} · task {r.task_id}" for label, r in shown],
+    )
+
+
+def _safe(fn: Any) -> Any:
+    def render(value: Any) -> str | None:
+        try:
+            return str(fn(value))
+        except Exception:  # the sheet and the text are still there
+            logger.debug("seedream: HTML view failed", exc_info=True)
+            return None
+
+    return render
+
+
+def register(shell: Any) -> None:
+    """Add the HTML views to ``shell``'s formatters (once; harmless if called again)."""
+    try:
+        formatter = shell.display_formatter.formatters["text/html"]
+    except (AttributeError, KeyError):
+        return
+    formatter.for_type(Result, _safe(result_html))
+    formatter.for_type(ResultSet, _safe(result_set_html))
