@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -34,8 +33,8 @@ from ..errors import (
 from ..request import GenerationRequest
 from ..task import Task, TaskStatus, is_task_id, raise_for_terminal
 from . import downloads, http
-from .durations import Durations, TaskShape
-from .polling import PollPolicy, ProgressTracker
+from .durations import Durations, Submits, TaskShape
+from .polling import PollPolicy, ProgressTracker, created_here
 from .retry import Deadline, DeadlineExceeded, Retry, with_retries
 
 ProgressCallback = Callable[[Task], None]
@@ -44,8 +43,6 @@ Timeout = Deadline | float | None
 USER_AGENT: Final = f"seedream-jupyter/{__version__} (+httpx/{httpx.__version__})"
 DEFAULT_MAX_IMAGE_BYTES: Final = 256 * 1024 * 1024  # a 4K PNG is under 60 MB
 _LAST_LOOK_SECONDS: Final = 0.1  # at the deadline, one last short look at the task
-_REMEMBERED_SUBMITS: Final = 1024  # (shape, time) of recent submits, for their waits
-_MAX_TASK_AGE_SECONDS: Final = 86_400.0  # a created_at older (or newer) than this is not trusted
 MAY_EXIST: Final = (
     ". The submit reached the server, so the task may exist and be billed; it was not "
     "retried: check sj.history() and the provider's console before submitting again"
@@ -94,7 +91,7 @@ class AsyncClient:
         self._server_says_simulated = False
         self._time_scale = 1.0  # a simulator N times faster than real says so; polls keep pace
         self.durations = Durations()  # how long tasks took, per shape: the poller plans from it
-        self._submits: OrderedDict[str, tuple[TaskShape, float]] = OrderedDict()
+        self._submits = Submits()  # shape and time of recent submits, for their waits
         self._urls = downloads.UrlPolicy(self.base_url, allow_private=allow_private_urls)
 
     # -- settings ----------------------------------------------------------------------
@@ -294,14 +291,8 @@ class AsyncClient:
             ),
             timed_out,
         )
-        self._remember_submit(task.task_id, TaskShape.of(request), sent)
+        self._submits.remember(task.task_id, TaskShape.of(request), sent)
         return task
-
-    def _remember_submit(self, task_id: str, shape: TaskShape, sent: float) -> None:
-        """Its shape and when it reached the server (mid round trip), for the wait's plan."""
-        self._submits[task_id] = (shape, (sent + time.monotonic()) / 2)
-        while len(self._submits) > _REMEMBERED_SUBMITS:
-            self._submits.popitem(last=False)
 
     def _task_path(self, task_id: str, suffix: str = "") -> str:
         if not is_task_id(task_id):
@@ -379,23 +370,19 @@ class AsyncClient:
     ) -> Task:
         """Poll until the task is terminal; returns the completed Task.
 
-        ``just_submitted`` skips the first look (the submit's answer was it); so does a task
-        this client submitted. When to look is planned from how long such tasks took before
-        and from the server's progress (``polling``); ``request`` names the task's shape when
-        this client did not submit it (e.g. a resume). Raises TaskFailedError,
-        TaskCancelledError, or TaskTimeoutError (the task may still be running: its id is in
-        the error).
+        Looks are planned from how long such tasks took and the server's progress (see
+        ``polling``). ``just_submitted`` skips the first look (the submit's answer was it), as
+        for any task this client submitted; ``request`` gives the shape of a task it did not
+        (a resume). Raises TaskFailedError, TaskCancelledError, or TaskTimeoutError (the task
+        may still be running: its id is in the error).
         """
         self._task_path(task_id)
         deadline = Deadline.of(timeout)
         started = time.monotonic()
-        remembered = self._submits.pop(task_id, None)
-        shape = TaskShape.of(request) if request is not None else None
-        submitted_at = started
-        if remembered is not None:
-            shape = shape or remembered[0]
-            submitted_at = remembered[1]
-            just_submitted = True
+        remembered = self._submits.get(task_id)
+        shape, submitted_at = remembered or (None, started)
+        shape = TaskShape.of(request) if request is not None else shape
+        just_submitted = just_submitted or remembered is not None
         scale = self._time_scale
         tracker = ProgressTracker(submitted_at, self.durations.expect(shape, scale))
         last: Task | None = None
@@ -415,36 +402,18 @@ class AsyncClient:
             except TaskTimeoutError:
                 raise timed_out() from None
             last = task
-            if remembered is None and len(tracker.looks) == 0:
-                tracker.started = self._submitted_at(task, tracker.started)
+            if remembered is None and not tracker.looks:
+                tracker.started = created_here(task, tracker.started)
             if tracker.update(task) and on_progress is not None:
                 on_progress(task)
             if task.status is TaskStatus.COMPLETED:
-                self._learn(shape, tracker, task, scale)
+                if shape is not None and scale == self._time_scale:  # same speed throughout
+                    tracker.teach(self.durations, shape, task, scale)
                 return task
             raise_for_terminal(task)
             if deadline.expired:
                 raise timed_out()
             await deadline.sleep(self.polling().next_delay(tracker))
-
-    @staticmethod
-    def _submitted_at(task: Task, default: float) -> float:
-        """A task someone else submitted: its creation on this clock, from its created_at."""
-        if task.created_at is None:
-            return default
-        age = time.time() - task.created_at
-        if not 0 <= age <= _MAX_TASK_AGE_SECONDS:  # a clock far off: not worth trusting
-            return default
-        return time.monotonic() - age
-
-    def _learn(
-        self, shape: TaskShape | None, tracker: ProgressTracker, task: Task, scale: float
-    ) -> None:
-        if shape is None or scale != self._time_scale:  # the server changed speed meanwhile
-            return
-        sample = tracker.outcome(task, time.monotonic())
-        if sample is not None:
-            self.durations.observe(shape, sample.scaled(1 / scale))
 
     async def download(
         self, url: str, *, task_id: str | None = None, timeout: Timeout = None

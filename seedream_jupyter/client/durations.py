@@ -16,7 +16,8 @@ import bisect
 import math
 import statistics
 import threading
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -33,6 +34,7 @@ DEFAULT_SPREAD: Final = 0.3
 MIN_SAMPLES_FOR_SPREAD: Final = 4
 MIN_SPREAD: Final = 0.05  # even identical-looking tasks differ a little; never trust to 0
 MAD_TO_SD: Final = 1.4826  # the median absolute deviation of a normal law, as its sd
+REMEMBERED_SUBMITS: Final = 1024  # recent submits whose wait may still come
 
 
 @dataclass(frozen=True)
@@ -173,3 +175,23 @@ class Durations:
         with self._lock:
             shapes = len(self._samples)
         return f"<Durations: {len(self)} tasks of {shapes} shapes>"
+
+
+class Submits:
+    """The shape of each recent submit and when it reached the server, for its wait."""
+
+    def __init__(self, keep: int = REMEMBERED_SUBMITS) -> None:
+        self._keep = keep
+        self._lock = threading.Lock()
+        self._known: OrderedDict[str, tuple[TaskShape, float]] = OrderedDict()
+
+    def remember(self, task_id: str, shape: TaskShape, sent: float) -> None:
+        """A submit sent at ``sent`` (monotonic) answered now: it arrived in between."""
+        with self._lock:
+            self._known[task_id] = (shape, (sent + time.monotonic()) / 2)
+            while len(self._known) > self._keep:
+                self._known.popitem(last=False)
+
+    def get(self, task_id: str) -> tuple[TaskShape, float] | None:
+        with self._lock:
+            return self._known.get(task_id)

@@ -30,7 +30,7 @@ from typing import Final
 
 from .. import catalog
 from ..task import Task, TaskStatus
-from .durations import Expectation, Sample, quantile
+from .durations import Durations, Expectation, Sample, TaskShape, quantile
 
 # The provider documents 2-5 s between looks: 5 s is the longest gap it sanctions, so no gap
 # is longer (a task that ends before every estimate is still seen within 5 s).
@@ -63,6 +63,7 @@ SLACK_SECONDS: Final = 0.01
 # processing time: if it started just then, it is this far along.
 QUEUED_LOOK_FRACTION: Final = 0.6
 MAX_REPLAY_LOOKS: Final = 60
+MAX_TASK_AGE_SECONDS: Final = 86_400.0  # a created_at further off than this is not trusted
 # One reading tells the processing time only when far enough from the end, and when the
 # learned tail is small beside what was left (else its noise swamps the estimate).
 ONE_READING_MAX_PROGRESS: Final = 90
@@ -175,6 +176,22 @@ class ProgressTracker:
             if abs(tail) <= TAIL_TOLERANCE * left:  # else the tail's noise would swamp it
                 return Sample(total, (left - tail) / (1 - (p1 + 0.5) / 100))
         return Sample(total)
+
+    def teach(self, durations: Durations, shape: TaskShape, task: Task, scale: float) -> None:
+        """Teach ``durations`` this completed task, in seconds at speed 1."""
+        sample = self.outcome(task, time.monotonic())
+        if sample is not None:
+            durations.observe(shape, sample.scaled(1 / scale))
+
+
+def created_here(task: Task, default: float) -> float:
+    """When a task someone else submitted was created, on this monotonic clock."""
+    if task.created_at is None:
+        return default
+    age = time.time() - task.created_at
+    if not 0 <= age <= MAX_TASK_AGE_SECONDS:  # a clock far off: not worth trusting
+        return default
+    return time.monotonic() - age
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from .. import api, catalog
+from .. import catalog
 from ..errors import SeedreamError, ValidationError
 from ..request import GenerationRequest
 from ..session import SETTINGS, session
@@ -38,6 +38,14 @@ if TYPE_CHECKING:
 __all__ = ["SeedreamMagic", "load_ipython_extension", "unload_ipython_extension"]
 
 _WAIT_AFTER_INTERRUPT = 10.0  # seconds to let a cancel / detach settle before reporting
+
+
+def _api() -> Any:
+    """The api package, imported on first use so that ``%load_ext`` stays fast (it pulls in
+    httpx, ~150 ms, which registering the magics does not need)."""
+    from .. import api
+
+    return api
 
 
 def _all_resolutions() -> tuple[str, ...]:
@@ -202,7 +210,7 @@ class SeedreamMagic(Magics):
         else:
             action = args.action or ("image2image" if urls else "generate")
         try:
-            return api.build_request(
+            request: GenerationRequest = _api().build_request(
                 prompt,
                 model=args.model,
                 action=action,
@@ -217,6 +225,7 @@ class SeedreamMagic(Magics):
             )
         except ValidationError as exc:
             raise UsageError(f"%%seedream: {exc}; {magic_args.HELP_HINT}") from None
+        return request
 
     def _cell(self, line: str, cell: str) -> Any:
         args = magic_args.parse_line(line)
@@ -227,6 +236,7 @@ class SeedreamMagic(Magics):
         request = self.build_request(args, prompt)
         if args.dry_run:
             return self._dry_run(request, args.var)
+        api = _api()
         timeout = api.UNSET if args.timeout is None else (args.timeout or None)
         try:
             job = api.start(request, timeout=timeout, cache=False if args.no_cache else api.UNSET)
