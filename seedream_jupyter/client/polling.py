@@ -42,8 +42,8 @@ DEFAULT_QUANTILE: Final = 0.5
 # Candidate plans, as quantiles of the learned durations: from early (the first look mostly
 # reads progress) to late (it mostly finds the task done).
 PLAN_QUANTILES: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-# A plan must save this share of the loop's requests in its replay: the replay runs on the
-# tasks that made the expectation, so it is a little optimistic about new ones.
+# A plan must save this share of the loop's requests in its replay, a margin for the tasks
+# to come being a little unlike the recent ones.
 REQUEST_HEADROOM: Final = 0.95
 # Two progress readings this far apart (percentage points) give a rate worth trusting.
 MIN_PROGRESS_SPAN: Final = 3
@@ -276,15 +276,20 @@ class PollPolicy:
 
 def _plan(policy: PollPolicy, expectation: Expectation) -> float:
     """The candidate quantile with the lowest mean latency over the shape's recent tasks
-    among those whose replay needs no more requests than the plain loop (else the frugal)."""
-    if len(expectation.totals) < MIN_SAMPLES_TO_PLAN:
+    among those whose replay needs no more requests than the plain loop (else the frugal).
+
+    Each task is replayed with an expectation made of the others (leave one out), as a new
+    task meets one: replaying a task against itself would find it suspiciously fast."""
+    samples = expectation.samples
+    if len(samples) < MIN_SAMPLES_TO_PLAN:
         return DEFAULT_QUANTILE
     tasks = _replayable(expectation)
+    others = [Expectation(samples[:i] + samples[i + 1 :]) for i in range(len(samples))]
     loop = statistics.fmean(math.ceil(task[-1] / policy.loop_interval) for task in tasks)
     best: tuple[float, float] | None = None  # (latency, quantile)
     frugal: tuple[float, float] | None = None  # (looks, quantile)
     for q in PLAN_QUANTILES:
-        replays = [_replay(policy, expectation, q, task) for task in tasks]
+        replays = [_replay(policy, other, q, task) for other, task in zip(others, tasks)]
         looks = statistics.fmean(n for n, _ in replays)
         latency = statistics.fmean(late for _, late in replays)
         if looks <= loop * REQUEST_HEADROOM and (best is None or latency < best[0]):
