@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import tempfile
 import time
@@ -51,14 +52,14 @@ class Made:
 
 def notebook_figure(made: Made) -> Figure:
     import nbformat
-    from IPython.core.formatters import DisplayFormatter
+    from IPython.core.interactiveshell import InteractiveShell
 
     fig = Figure(
         "4",
         "Saved .ipynb bytes per displayed 2K image",
         ["what", "ours: display(result)", "display(pil_image)", "ratio"],
     )
-    formatter = DisplayFormatter()
+    formatter = InteractiveShell.instance().display_formatter  # a kernel's, as display() uses
 
     def size(outputs: list[Any]) -> int:
         notebook = nbformat.v4.new_notebook()
@@ -72,8 +73,11 @@ def notebook_figure(made: Made) -> Figure:
             size([nbformat.v4.new_output("display_data", data=data, metadata=metadata)]) - empty
         ) / len(result)
         plain = []
-        for img in result.images:  # what display(img) saves: PIL's PNG through IPython
-            d, m = formatter.format(img)
+        for img in result.images:  # what display(img) saves: what IPython formats, as the
+            d, m = formatter.format(img)  # kernel sends it (binary data base64-encoded)
+            d = {
+                k: base64.b64encode(v).decode() if isinstance(v, bytes) else v for k, v in d.items()
+            }
             plain.append(nbformat.v4.new_output("display_data", data=d, metadata=m))
         base = (size(plain) - empty) / len(result)
         fig.rows.append(
@@ -81,15 +85,16 @@ def notebook_figure(made: Made) -> Figure:
         )
         fig.data[label] = {"ours_bytes": ours, "pil_bytes": base}
     fig.notes.append(
-        "Ours is a JPEG contact sheet (image/jpeg) with a text/plain summary; display(pil_image) "
-        "is a full-size PNG. The simulator's pictures are flat drawings, which compress far "
-        "better as PNG than photographs do: with real images the PNG side is several MB."
+        "Ours is one small JPEG contact sheet (image/jpeg) with a text/plain summary. "
+        "display(pil_image) saves what IPython formats for a PIL image: a full-size PNG and "
+        "a full-size JPEG. The simulator's pictures are flat drawings, which compress far "
+        "better than photographs: with real images the baseline is several MB per image."
     )
     return fig
 
 
 RSS_CODE = """
-import json, resource, sys
+import json, sys
 import seedream_jupyter as sj
 from seedream_jupyter import images
 from seedream_jupyter.display import static, taskview
@@ -97,11 +102,14 @@ from seedream_jupyter.results import Result, ResultSet
 from PIL import Image
 result = sj.load({task_id!r})
 singles = ResultSet([Result(result.task, result.params, paths=[p]) for p in result.paths])
-page = resource.getpagesize()
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * page
-before = rss()
+def status(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+before = status("VmRSS")
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak (VmHWM) starts again from here
 path = {path!r}
 if path == "TaskView (thumbnails + static sheet)":
     thumbs, _ = taskview.make_thumbnails(result, 512)
@@ -116,8 +124,7 @@ elif path == "Result.thumbnails()":
     result.thumbnails()
 elif path == "baseline: decode all 15 (result.images)":
     result.images
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps([before, peak]))
+print(json.dumps([before, status("VmHWM")]))
 """
 RSS_PATHS = (
     "TaskView (thumbnails + static sheet)",
@@ -148,7 +155,8 @@ def memory_figure(made: Made, settings: Settings) -> Figure:
             fig.target(f"{path} ≤ 150 MB", max(values) <= 150)
     fig.notes.append(
         f"Each path in a fresh process that loads the Result from the history on disk "
-        f"(sj.load), {repeats} time(s); RSS from /proc before, peak from getrusage after."
+        f"(sj.load), {repeats} time(s): VmRSS before, VmHWM after (reset by clear_refs just "
+        "before the path, so the process's start-up does not count)."
     )
     fig.data.update(grown)
     return fig

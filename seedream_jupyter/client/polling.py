@@ -44,7 +44,7 @@ DEFAULT_QUANTILE: Final = 0.5
 PLAN_QUANTILES: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 # A plan must save this share of the loop's requests in its replay, a margin for the tasks
 # to come being a little unlike the recent ones.
-REQUEST_HEADROOM: Final = 0.95
+REQUEST_HEADROOM: Final = 0.9
 # Two progress readings this far apart (percentage points) give a rate worth trusting.
 MIN_PROGRESS_SPAN: Final = 3
 # An estimate more uncertain than this (sd, seconds at speed 1) is refined by a probe part way
@@ -54,9 +54,9 @@ MIN_PROGRESS_SPAN: Final = 3
 PROBE_SIGMA_SECONDS: Final = 0.15
 # The probe lands this far towards the estimate: near the end, yet still before it.
 PROBE_FRACTION: Final = 0.6
-# Aim this many sds past an estimate: later costs latency, sooner costs a look (on the
-# simulator's timing 1.0 gave the lowest latency for the requests the loop makes).
-FINISH_SIGMAS: Final = 1.0
+# Aim this many sds past an estimate: later costs latency, sooner costs a look (Monte Carlo
+# on the simulator's timing: 0.5 gave the lowest mean latency, 0.5-1.5 the same requests).
+FINISH_SIGMAS: Final = 0.5
 # Network and timer slack after an estimated completion; not scaled by a simulator's speed.
 SLACK_SECONDS: Final = 0.01
 # A task still queued past every learned duration is looked at again after this share of its
@@ -300,12 +300,13 @@ def _plan(policy: PollPolicy, expectation: Expectation) -> float:
     return chosen[1] if chosen is not None else DEFAULT_QUANTILE
 
 
-Replayable = tuple[float, float | None, float, float]  # queued, processing, tail, total
+Replayable = tuple[float, float | None, float]  # seconds queued, processing, in all
 
 
 def _replayable(expectation: Expectation) -> list[Replayable]:
-    """The shape's recent tasks as (queued, processing, tail, total) seconds. Missing parts
-    are the medians of the others; with no processing time at all, a task shows no progress."""
+    """The shape's recent tasks as (queued, processing, total) seconds; a positive tail is
+    the time at 99 % between processing and the completion. Missing parts are the medians of
+    the others; with no processing time at all, a task shows no progress."""
     processing, tail = expectation.processing, expectation.tail
     known = [
         s.total - s.processing - max(0.0, s.tail or 0.0)
@@ -318,11 +319,11 @@ def _replayable(expectation: Expectation) -> list[Replayable]:
         own = s.processing if s.processing is not None else processing
         lag = s.tail if s.tail is not None else tail
         if own is None:
-            tasks.append((0.0, None, 0.0, s.total))
+            tasks.append((0.0, None, s.total))
             continue
         own = min(own, s.total)
         queued = s.total - own - max(0.0, lag) if s.processing is not None else queue
-        tasks.append((min(max(0.0, queued), s.total - own), own, lag, s.total))
+        tasks.append((min(max(0.0, queued), s.total - own), own, s.total))
     return tasks
 
 
@@ -344,7 +345,7 @@ def _replay(
 
 
 def _replayed_status(
-    queued: float, processing: float | None, tail: float, total: float
+    queued: float, processing: float | None, total: float
 ) -> Callable[[float], tuple[TaskStatus, int]]:
     """A task that queues, then progresses linearly (stalling at 99 % through a positive
     tail), and completes at ``total``; with ``processing`` None it shows no progress."""
