@@ -186,7 +186,7 @@ def thumbnail_figure(made: Made, settings: Settings) -> Figure:
         f"One {THUMB_SIDE} px thumbnail of a 4K image, per path (ms)",
         ["path", "median", "p95", "full decode + resize", "ratio"],
     )
-    repeats = settings.repeat(12, 2)
+    repeats = settings.repeat(12, 1)
     path = Path(made.big.paths[0])
     jpeg = path.read_bytes()
     decoded = images.decode(jpeg)
