@@ -175,13 +175,17 @@ def test_readings_that_tell_no_rate_are_ignored(progress: int) -> None:
 
 def test_a_learned_tail_moves_the_estimate() -> None:
     """A service that sits at 99 % while it uploads: the lag is learned and aimed past."""
-    expectation = Expectation([Sample(5.0, 3.0, 1.5)] * 5)
-    tracker = ProgressTracker(0.0, expectation)
-    tracker.observe(P, 20, 1.0)
-    tracker.observe(P, 60, 2.2)
-    estimate = tracker.estimate()
-    assert estimate is not None
-    assert estimate.aim >= 2.2 + 1.2 + 1.5
+
+    def aim(tail: float) -> float:
+        tracker = ProgressTracker(0.0, Expectation([Sample(5.0, 3.0, tail)] * 5))
+        tracker.observe(P, 20, 1.0)
+        tracker.observe(P, 60, 2.2)
+        estimate = tracker.estimate()
+        assert estimate is not None
+        return estimate.aim
+
+    assert aim(0.0) == pytest.approx(2.2 + 39.5 / (40 / 1.2), abs=0.05)
+    assert aim(1.5) - aim(0.0) == pytest.approx(1.5)
 
 
 # -- learning ---------------------------------------------------------------------------------
