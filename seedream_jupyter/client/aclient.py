@@ -34,7 +34,7 @@ from ..request import GenerationRequest
 from ..task import Task, TaskStatus, is_task_id, raise_for_terminal
 from . import downloads, http
 from .durations import Durations, Submits, TaskShape
-from .polling import PollPolicy, ProgressTracker, created_here
+from .polling import PollPolicy, ProgressTracker
 from .retry import Deadline, DeadlineExceeded, Retry, with_retries
 
 ProgressCallback = Callable[[Task], None]
@@ -370,11 +370,11 @@ class AsyncClient:
     ) -> Task:
         """Poll until the task is terminal; returns the completed Task.
 
-        Looks are planned from how long such tasks took and the server's progress (see
-        ``polling``). ``just_submitted`` skips the first look (the submit's answer was it), as
-        for any task this client submitted; ``request`` gives the shape of a task it did not
-        (a resume). Raises TaskFailedError, TaskCancelledError, or TaskTimeoutError (the task
-        may still be running: its id is in the error).
+        Looks are planned from how long such tasks took and the server's progress (``polling``).
+        ``just_submitted`` skips the first look (the submit's answer was it), as for any task
+        this client submitted; ``request`` gives the shape of one it did not (a resume). Raises
+        TaskFailedError, TaskCancelledError, or TaskTimeoutError (the task may still be
+        running: its id is in the error).
         """
         self._task_path(task_id)
         deadline = Deadline.of(timeout)
@@ -402,8 +402,9 @@ class AsyncClient:
             except TaskTimeoutError:
                 raise timed_out() from None
             last = task
-            if remembered is None and not tracker.looks:
-                tracker.started = created_here(task, tracker.started)
+            if not tracker.looks:  # the first answer: the server's speed, a foreign task's age
+                scale = self._time_scale
+                tracker.begin(task, self.durations.expect(shape, scale), adopt=not remembered)
             if tracker.update(task) and on_progress is not None:
                 on_progress(task)
             if task.status is TaskStatus.COMPLETED:

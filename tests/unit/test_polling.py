@@ -378,3 +378,19 @@ def test_wait_without_a_submit_looks_at_once() -> None:
         assert client.wait("task-x", timeout=5).status is TaskStatus.COMPLETED
     finally:
         client.close()
+
+
+def test_wait_for_a_task_submitted_elsewhere_learns_its_shape_from_request() -> None:
+    with simulator.mock(speed=20, jitter=0) as sim:
+        submitter = Client(api_key="x", base_url=sim.url, transport=sim.transport)
+        waiter = Client(api_key="x", base_url=sim.url, transport=sim.transport)
+        request = GenerationRequest(prompt="resumed", model="doubao-seedream-4.0", resolution="1K")
+        try:
+            task = submitter.submit(request)
+            waiter._run(waiter.aio.wait(task.task_id, timeout=30, request=request))
+            learned_shape = waiter.aio.durations.samples(TaskShape.of(request))
+        finally:
+            submitter.close()
+            waiter.close()
+    assert len(learned_shape) == 1
+    assert 1.5 < learned_shape[0].total < 3.5  # a 1K task takes ~2.3 s at speed 1
