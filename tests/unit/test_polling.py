@@ -360,11 +360,14 @@ def test_wait_after_a_submit_skips_the_pointless_first_look() -> None:
         client = Client(api_key="x", base_url=sim.url, transport=sim.transport)
         try:
             task = client.submit(prompt="no first look", model="doubao-seedream-4.5")
-            client.wait(task.task_id, timeout=30)
-            gets = [r for r in sim.requests if r.method == "GET" and task.task_id in r.path]
+            client.wait(task.task_id, timeout=30)  # not told just_submitted: it knows
+            posts = [r.time for r in sim.requests if r.method == "POST"]
+            gets = [r.time for r in sim.requests if r.method == "GET" and task.task_id in r.path]
         finally:
             client.close()
-    assert len(gets) <= 3  # the loop's would be ceil(3.7 / 2) = 2 at real speed; no look at 0 s
+    # the first look waits for the policy (2 s / 20 here), not a look at once
+    assert gets[0] - posts[0] >= 0.05
+    assert len(gets) <= 3
 
 
 def test_wait_without_a_submit_looks_at_once() -> None:
