@@ -16,7 +16,6 @@ point below the display layer, so that ``api`` never imports ``display``.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import importlib
@@ -26,12 +25,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from . import catalog, config
-from .client import Client
 from .errors import ConfigurationError
-from .store import Store
+
+if TYPE_CHECKING:  # imported on use: ``%load_ext`` needs none (httpx alone is ~150 ms)
+    import asyncio
+
+    from .client import Client
+    from .store import Store
 
 logger = logging.getLogger("seedream_jupyter")
 T = TypeVar("T")
@@ -211,6 +214,8 @@ class Session:
 
     def client(self) -> Client:
         """One shared Client per target (the embedded simulator started when needed)."""
+        from .client import Client
+
         target = self.target()
         if target.simulated:
             from . import simulator
@@ -229,7 +234,21 @@ class Session:
                     simulated=target.simulated,
                 )
                 self._clients[key] = client
+                if not target.simulated:
+                    self._learn_durations(client)
             return client
+
+    def _learn_durations(self, client: Client) -> None:
+        """Seed a new client's poller with how long this server's tasks took before."""
+        from .client.durations import TaskShape
+
+        rows = guarded(
+            "reading past task durations", lambda: self.store().durations(base_url=client.base_url)
+        )
+        client.aio.durations.load(
+            (TaskShape(model, action, resolution, images), seconds)
+            for model, action, resolution, images, seconds in rows or ()
+        )
 
     def forget_clients(self, *, simulated_only: bool = True) -> None:
         """Drop shared clients (e.g. after the embedded simulator stopped)."""
@@ -246,6 +265,8 @@ class Session:
     # -- history ---------------------------------------------------------------------
     def store(self, home: str | os.PathLike[str] | None = None) -> Store:
         """The Store of a home directory (this session's by default), one per path."""
+        from .store import Store
+
         path = config.home_dir(home if home is not None else self.get("home"))
         path = path.expanduser().resolve()
         with self._lock:
@@ -261,6 +282,8 @@ class Session:
     def budget_lock(self) -> asyncio.Lock:
         """The lock that makes check-budget-then-submit atomic (on the private loop)."""
         if self._budget_lock is None:
+            import asyncio
+
             self._budget_lock = asyncio.Lock()
         return self._budget_lock
 

@@ -3,7 +3,8 @@
 - ``AsyncClient`` (``aclient``): all I/O, on one pooled ``httpx.AsyncClient``.
 - ``Client`` (``sync``): the same calls, blocking, run on the package's private loop thread.
 - ``retry``: the one retry engine (attempt counter + total ``Deadline``).
-- ``polling``: when to look at a task again. ``http``: reading answers and errors.
+- ``polling``: when to look at a task again; ``durations``: how long tasks took, per shape.
+- ``http``: reading answers and errors.
 - ``downloads``: which image links may be fetched, and a streamed, size-capped fetch.
 """
 

@@ -33,6 +33,7 @@ from ..errors import (
 from ..request import GenerationRequest
 from ..task import Task, TaskStatus, is_task_id, raise_for_terminal
 from . import downloads, http, sync_submit
+from .durations import Durations, Submits, TaskShape
 from .polling import PollPolicy, ProgressTracker
 from .retry import Deadline, DeadlineExceeded, Retry, with_retries
 
@@ -80,6 +81,8 @@ class AsyncClient:
         self._told_simulated = simulated
         self._server_says_simulated = False
         self._time_scale = 1.0  # a simulator N times faster than real says so; polls keep pace
+        self.durations = Durations()  # how long tasks took, per shape: the poller plans from it
+        self._submits = Submits()  # shape and time of recent submits, for their waits
         self._urls = downloads.UrlPolicy(self.base_url, allow_private=allow_private_urls)
         self._submitted = http.SeenIds()  # ids this client's submits received
 
@@ -266,6 +269,7 @@ class AsyncClient:
                 maybe_submitted=True,
             )
 
+        sent = time.monotonic()
         task: Task = await self._bounded(
             self._json(
                 "POST",
@@ -278,6 +282,7 @@ class AsyncClient:
             ),
             timed_out,
         )
+        self._submits.remember(task.task_id, TaskShape.of(request), sent)
         return task
 
     # POST /v1/tasks/sync: the server holds the answer until the task ends (see sync_submit)
@@ -355,18 +360,25 @@ class AsyncClient:
         on_progress: ProgressCallback | None = None,
         *,
         just_submitted: bool = False,
+        request: GenerationRequest | None = None,
     ) -> Task:
         """Poll until the task is terminal; returns the completed Task.
 
-        ``just_submitted`` skips the first look (the submit's answer was it). Raises
+        Looks are planned from how long such tasks took and the server's progress (``polling``).
+        ``just_submitted`` skips the first look (the submit's answer was it), as for any task
+        this client submitted; ``request`` gives the shape of one it did not (a resume). Raises
         TaskFailedError, TaskCancelledError, or TaskTimeoutError (the task may still be
         running: its id is in the error).
         """
         self._task_path(task_id)
         deadline = Deadline.of(timeout)
         started = time.monotonic()
-        tracker = ProgressTracker(started)
-        delay: float | None = None
+        remembered = self._submits.get(task_id)
+        shape, submitted_at = remembered or (None, started)
+        shape = TaskShape.of(request) if request is not None else shape
+        just_submitted = just_submitted or remembered is not None
+        scale = self._time_scale
+        tracker = ProgressTracker(submitted_at, self.durations.expect(shape, scale))
         last: Task | None = None
 
         def timed_out() -> TaskTimeoutError:
@@ -374,8 +386,7 @@ class AsyncClient:
             return TaskTimeoutError(task_id, time.monotonic() - started, state)
 
         if just_submitted:
-            delay = self.polling().next_delay(None, tracker.samples)
-            await deadline.sleep(delay)
+            await deadline.sleep(self.polling().next_delay(tracker))
         while True:
             # Retries of one look share the deadline; at the deadline one short last look.
             left = deadline.remaining()
@@ -385,15 +396,19 @@ class AsyncClient:
             except TaskTimeoutError:
                 raise timed_out() from None
             last = task
+            if not tracker.looks:  # the first answer: the server's speed, a foreign task's age
+                scale = self._time_scale
+                tracker.begin(task, self.durations.expect(shape, scale), adopt=not remembered)
             if tracker.update(task) and on_progress is not None:
                 on_progress(task)
             if task.status is TaskStatus.COMPLETED:
+                if shape is not None and scale == self._time_scale:  # same speed throughout
+                    tracker.teach(self.durations, shape, task, scale)
                 return task
             raise_for_terminal(task)
             if deadline.expired:
                 raise timed_out()
-            delay = self.polling().next_delay(delay, tracker.samples)
-            await deadline.sleep(delay)
+            await deadline.sleep(self.polling().next_delay(tracker))
 
     async def download(
         self, url: str, *, task_id: str | None = None, timeout: Timeout = None

@@ -20,9 +20,6 @@ import asyncio
 import contextvars
 from typing import Any, Final
 
-from .. import api
-from ..api.job import follow
-
 TICK_SECONDS: Final = 0.1
 
 __all__ = [
@@ -90,6 +87,9 @@ class PendingCell:
         self.magic, self.job, self.view, self.args, self.refresh = magic, job, view, args, refresh
 
     async def run(self) -> None:
+        from .. import api  # here, not at import: %load_ext must not pull in httpx
+        from ..api.job import follow
+
         job, view, var = self.job, self.view, self.args.var
         loop = asyncio.get_running_loop()
         stopped = asyncio.Event()
@@ -121,6 +121,8 @@ class PendingCell:
         return None
 
     async def _interrupted(self) -> None:
+        from .. import api
+
         job, view = self.job, self.view
         if job.state in (api.JobState.PROCESSING, api.JobState.DOWNLOADING) and not job.done:
             view.stop_waiting()

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from IPython.core.error import UsageError
 
-from .. import api, catalog, config
+from .. import catalog, config
 from ..errors import APIError, NotFoundError, SeedreamError
 from ..session import SETTINGS, session
 from .args import split_line
@@ -22,6 +22,14 @@ from .models import models_table
 
 price = catalog.format_price
 OK, BAD, WARN = "✓", "✗", "!"
+
+
+def _api() -> Any:
+    """The api package, imported on first use so that ``%load_ext`` stays fast (it pulls in
+    httpx, ~150 ms, which registering the magics does not need)."""
+    from .. import api
+
+    return api
 
 
 class MagicLike(Protocol):
@@ -310,30 +318,30 @@ def cmd_simulator(magic: MagicLike, words: Sequence[str]) -> None:
 def cmd_history(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("history", words, 0, 1, "history [N]")
     limit = _int_arg("history", words[0]) if words else 20
-    return api.list_history(limit)
+    return _api().list_history(limit)
 
 
 def cmd_show(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("show", words, 1, 1, "show TASK_ID")
-    return api.load(words[0])
+    return _api().load(words[0])
 
 
 def cmd_resume(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("resume", words, 0, 0, "resume")
     timeout = session().get("timeout")
-    return api.resume(timeout=timeout if timeout else None)
+    return _api().resume(timeout=timeout if timeout else None)
 
 
 def cmd_spend(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("spend", words, 0, 1, "spend [DAYS]")
     days = _int_arg("spend", words[0]) if words else None
-    return api.spend(days=days)
+    return _api().spend(days=days)
 
 
 def cmd_export(magic: MagicLike, words: Sequence[str]) -> None:
     _want("export", words, 1, 2, "export DIR [N]")
     limit = _int_arg("export", words[1]) if len(words) > 1 else None
-    written = api.export(words[0], limit=limit)
+    written = _api().export(words[0], limit=limit)
     print(f"exported {len(written)} image(s) to {words[0]} with manifest.jsonl")
 
 

@@ -26,7 +26,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from .. import api, catalog, upstream
+from .. import catalog, upstream
 from ..errors import SeedreamError, ValidationError
 from ..request import GenerationRequest
 from ..session import SETTINGS, session
@@ -46,6 +46,14 @@ if TYPE_CHECKING:
     from ..api import Job
 
 __all__ = ["SeedreamMagic", "load_ipython_extension", "unload_ipython_extension"]
+
+
+def _api() -> Any:
+    """The api package, imported on first use so that ``%load_ext`` stays fast (it pulls in
+    httpx, ~150 ms, which registering the magics does not need)."""
+    from .. import api
+
+    return api
 
 
 def _all_resolutions() -> tuple[str, ...]:
@@ -227,7 +235,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
         else:
             fallback = None if preset is not None else "generate"  # a preset's action stands
             action = args.action or ("image2image" if urls else fallback)
-        build = preset.request if preset is not None else api.build_request
+        build = preset.request if preset is not None else _api().build_request
         try:
             return build(
                 prompt,
@@ -256,6 +264,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
             from .vary import run_sweep
 
             return run_sweep(self, args, cell)
+        api = _api()
         prompt = magic_args.interpolate(cell, self.user_ns)
         request = self.build_request(args, prompt)
         for warning in request.warnings():  # sent anyway: an unknown id, an upstream limit
@@ -284,7 +293,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
         payload = request.describe_payload()
         print(f"dry run: nothing sent. Requests would go to {magic_commands.target_text()}.")
         print(whole_api.cost_line(request))
-        sync = (session().get("wait") if wait is api.UNSET else wait) == "sync"
+        sync = (session().get("wait") if wait is _api().UNSET else wait) == "sync"
         print("POST /v1/tasks/sync" if sync else "POST /v1/tasks")
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         if var is not None:

@@ -86,6 +86,36 @@ class StoreReads(StoreBase):
             params.append(max(0, int(limit)))
         return self._records(self._conn().execute(query, params).fetchall())
 
+    def durations(
+        self, *, base_url: str, limit: int = 2000
+    ) -> list[tuple[str, str, str, int, float]]:
+        """(model, action, resolution, images asked, seconds from submit to completion) of
+        the newest completed real tasks on ``base_url``'s server, oldest first (the poller
+        learns from them). Simulated tasks are left out: the history does not say at what
+        speed they ran. The seconds run from the local submit to the server's completion
+        stamp, so a server clock far off skews them; the poller's own looks correct that.
+        """
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT model, action, n_expected, payload, completed_at - created_at AS seconds "
+                "FROM tasks WHERE status = 'completed' AND simulated = 0 AND server = ? "
+                "AND completed_at > created_at ORDER BY completed_at DESC LIMIT ?",
+                (server_of(base_url), max(0, int(limit))),
+            )
+            .fetchall()
+        )
+        found = []
+        for row in reversed(rows):
+            try:
+                resolution = json.loads(row["payload"] or "{}").get("resolution")
+            except (ValueError, AttributeError):
+                continue
+            if row["model"] and row["action"] and isinstance(resolution, str):
+                images = int(row["n_expected"] or 1)
+                found.append((row["model"], row["action"], resolution, images, row["seconds"]))
+        return found
+
     def _records(self, rows: Sequence[sqlite3.Row]) -> list[TaskRecord]:
         if not rows:
             return []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import io
-import itertools
 import json
 import threading
 import time
@@ -15,9 +14,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from seedream_jupyter import _loop, catalog, config
+from seedream_jupyter import _loop, config
 from seedream_jupyter._version import __version__
-from seedream_jupyter.client import USER_AGENT, Client, PollPolicy, retry
+from seedream_jupyter.client import USER_AGENT, Client, retry
 from seedream_jupyter.client.http import retry_after as _retry_after
 from seedream_jupyter.errors import (
     APIError,
@@ -595,80 +594,6 @@ def test_wait_polls_fast_when_the_task_is_already_done(server: Any, client: Clie
     task_id = server.create_task(script=[{"status": "completed"}])
     client.wait(task_id, timeout=10)
     assert len(server.polls) == 1
-
-
-# -- PollPolicy --------------------------------------------------------------------------------
-
-
-def test_poll_policy_defaults_are_never_slower_than_the_provider() -> None:
-    policy = PollPolicy()
-    assert 0 < policy.min_interval <= policy.max_interval <= catalog.PROVIDER_POLL_INTERVAL_SECONDS
-    assert policy.first_delay <= catalog.PROVIDER_POLL_INTERVAL_SECONDS
-    # whatever the history, the next poll is never further away than max_interval
-    delay = None
-    for _ in range(20):
-        delay = policy.next_delay(delay, [])
-        assert policy.min_interval <= delay <= policy.max_interval
-
-
-def test_poll_policy_first_delay() -> None:
-    assert PollPolicy(first_delay=0.3).next_delay(None, []) == 0.3
-    now = time.monotonic()
-    assert PollPolicy(first_delay=0.3).next_delay(None, [(now - 1, 10), (now, 50)]) == 0.3
-
-
-def test_poll_policy_grows_to_max_interval() -> None:
-    policy = PollPolicy(first_delay=0.5, growth=1.6, min_interval=0.25, max_interval=2.0)
-    delays = [policy.next_delay(None, [])]
-    for _ in range(8):
-        delays.append(policy.next_delay(delays[-1], []))
-    assert delays[:4] == pytest.approx([0.5, 0.8, 1.28, 2.0])
-    assert all(a <= b for a, b in itertools.pairwise(delays))
-    assert max(delays) == 2.0 and delays[-1] == 2.0
-
-
-def test_poll_policy_growth_never_below_min_interval() -> None:
-    policy = PollPolicy(min_interval=0.25, growth=1.6)
-    assert policy.next_delay(0.01, []) == 0.25
-
-
-def test_poll_policy_single_sample_uses_growth() -> None:
-    policy = PollPolicy(growth=1.6, min_interval=0.25, max_interval=2.0)
-    assert policy.next_delay(0.5, [(time.monotonic(), 30)]) == pytest.approx(0.8)
-
-
-def test_poll_policy_eta_from_progress_samples() -> None:
-    policy = PollPolicy(eta_margin=0.05)
-    now = time.monotonic()
-    # 30 -> 70 % in 1 s: 40 %/s, 30 % left: done in 0.75 s; poll just after
-    delay = policy.next_delay(1.0, [(now - 1.0, 30), (now, 70)])
-    assert 0.7 <= delay <= 0.81
-
-
-def test_poll_policy_eta_capped_at_max_interval() -> None:
-    now = time.monotonic()
-    assert PollPolicy(max_interval=2.0).next_delay(0.5, [(now - 10, 1), (now, 2)]) == 2.0
-
-
-def test_poll_policy_eta_floor_is_min_interval() -> None:
-    now = time.monotonic()
-    policy = PollPolicy(min_interval=0.25)
-    assert policy.next_delay(0.5, [(now - 0.01, 10), (now, 99)]) == 0.25
-
-
-def test_poll_policy_overdue_polls_at_min_interval() -> None:
-    now = time.monotonic()
-    policy = PollPolicy(min_interval=0.25)
-    # 10 -> 20 % took 1 s, so 80 % more needed 8 s, but 9 s have passed since
-    assert policy.next_delay(2.0, [(now - 10, 10), (now - 9, 20)]) == 0.25
-
-
-@pytest.mark.parametrize(
-    "samples", [[(0.0, 50), (1.0, 50)], [(0.0, 60), (1.0, 40)], [(1.0, 10), (1.0, 20)]]
-)
-def test_poll_policy_no_progress_falls_back_to_growth(samples: list[tuple[float, int]]) -> None:
-    policy = PollPolicy(growth=1.6, min_interval=0.25, max_interval=2.0)
-    assert policy.next_delay(0.5, samples) == pytest.approx(0.8)
 
 
 # -- download ----------------------------------------------------------------------------------
