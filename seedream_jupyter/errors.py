@@ -38,6 +38,10 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 _REDACTED: Final = "[REDACTED]"
+MAY_BE_BILLED_HINT: Final = (
+    "The task may exist and be billed: check sj.history() and the provider's console "
+    "before submitting again."
+)
 # A credential a server echoes back, whoever's it is: "Authorization: <...>", "api_key=<...>",
 # and "Bearer <token>" where the token looks like one (8+ characters, a digit among them: so
 # "the bearer bonds" in a prompt stays as it is). The value ends at whitespace or a separator.
@@ -103,8 +107,10 @@ class SeedreamError(Exception):
 
     @property
     def hint(self) -> str:
-        """What to do about it, in one sentence (empty when the message already says)."""
-        return self._hint
+        """What to do about it, in one sentence (empty when the message already says). A submit
+        that may have reached the server gets one advice whatever the error's class: a "try
+        again" would risk paying twice."""
+        return MAY_BE_BILLED_HINT if self.maybe_submitted else self._hint
 
     def with_note(self, note: str) -> SeedreamError:
         """This error with ``note`` appended to its message (returned for ``raise``)."""
@@ -237,6 +243,9 @@ class ConnectionFailedError(SeedreamError):
         super().__init__(message)
 
 
+NOT_SUBMITTED: Final = "(not submitted)"  # the task id of a job stopped before its submit
+
+
 class TaskError(SeedreamError):
     """A task did not produce images."""
 
@@ -266,12 +275,20 @@ class TaskCancelledError(TaskError):
 
 
 class TaskTimeoutError(TaskError):
-    """We stopped waiting; the task may still be running and will be billed if it completes."""
+    """We stopped waiting; the task may still be running and will be billed if it completes.
+    ``task_id`` is ``NOT_SUBMITTED`` when the time ran out before anything was sent."""
 
     def __init__(self, task_id: str, waited_seconds: float, status: str | None = None) -> None:
         self.waited_seconds = waited_seconds
         self.status = status
         state = f" (last status: {status})" if status else ""
+        if task_id == NOT_SUBMITTED:
+            super().__init__(
+                f"the timeout ran out after {waited_seconds:.0f} s{state}, before the submit: "
+                "nothing was sent",
+                task_id=task_id,
+            )
+            return
         super().__init__(
             f"stopped waiting for task {task_id} after {waited_seconds:.0f} s{state}. "
             f"It may still complete: fetch it later with sj.load({task_id!r}) or "

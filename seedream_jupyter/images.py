@@ -253,9 +253,12 @@ def decode(source: ImageSource) -> PILImage.Image:
 
 
 def size_of(source: ImageSource) -> tuple[int, int]:
-    """(width, height) from the header alone."""
+    """(width, height) from the header alone (a file opened here is closed here)."""
     img = _open(source)
-    return int(img.width), int(img.height)
+    size = int(img.width), int(img.height)
+    if img is not source:  # ours, not the caller's image: nothing will load (and close) it
+        img.close()
+    return size
 
 
 def thumbnail(source: ImageSource, max_side: int = 512) -> PILImage.Image:

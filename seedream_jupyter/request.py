@@ -140,6 +140,8 @@ class GenerationRequest:
     upstream_placement: str = catalog.DEFAULT_UPSTREAM_PLACEMENT
     strict: bool = True
     price_per_image_usd: float | None = None
+    # where the input images came from (a task id), for the history's lineage; never sent
+    parent_task_id: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.strict, bool):

@@ -77,7 +77,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "base_url": Setting(None, "the API's base URL", config.ENV_BASE_URL),
     "home": Setting(None, "where the history and saved images live", config.ENV_HOME),
     "simulator": Setting(False, "always use the embedded simulator", config.ENV_SIMULATOR),
-    "thumbnail_size": Setting(512, "long side in pixels of gallery thumbnails"),
+    "thumbnail_size": Setting(960, "long side in pixels of gallery thumbnails"),
     "confirm_above_usd": Setting(
         1.0, "a sweep, comparison or batch estimated above this (USD) needs confirm=True"
     ),
@@ -201,8 +201,9 @@ class Session:
     # -- where requests go -----------------------------------------------------------
     def target(self) -> Target:
         """The real API or the embedded simulator, from the settings as they are now."""
-        if self.get("simulator") or config.simulator_forced():
-            why = "SEEDREAM_SIMULATOR=1" if config.simulator_forced() else "%config simulator"
+        if self.get("simulator"):  # %config beats SEEDREAM_SIMULATOR, like every setting
+            source = self.source("simulator")
+            why = "%config simulator" if source == "%config" else f"{source}=1"
             return Target(None, None, True, why)
         key = config.read_api_key()
         base_url = self.get("base_url")
@@ -249,6 +250,19 @@ class Session:
             (TaskShape(model, action, resolution, images), seconds)
             for model, action, resolution, images, seconds in rows or ()
         )
+
+    def client_for(self, base_url: str, *, with_key: bool) -> Client:
+        """A shared Client for a server the history names (not the current target): with the
+        environment's key, or with none (a stopped simulator's port may be anyone's now)."""
+        from .client import Client  # here: importing httpx at start-up costs ~150 ms
+
+        key = ("server", base_url, with_key)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = Client(api_key=None if with_key else "", base_url=base_url)
+                self._clients[key] = client
+            return client
 
     def forget_clients(self, *, simulated_only: bool = True) -> None:
         """Drop shared clients (e.g. after the embedded simulator stopped)."""

@@ -5,7 +5,7 @@
 - ``many``: ``batch``. ``build``: helper arguments to a validated request.
 - ``experiments``: ``sweep`` (planned and priced before sending: ``plan_sweep``);
   ``comparison``: ``compare``.
-- ``origins``: ``replay(path)``, ``lineage``; ``edit`` / ``image2image`` that remember their parent.
+- ``origins``: ``replay(path)``, ``lineage``. ``inputs``: a Result as input, and its parent.
 - ``presets``: ``preset(...)``, the helpers with defaults bound.
 - ``job``: ``Job``, one generation on the private loop; ``state``: ``JobState``.
 - ``finish``: a completed task's images to disk and a Result.
@@ -32,18 +32,22 @@ from .comparison import compare, plan_compare
 from .experiments import SweepPlan, parse_axes, plan_sweep, sweep
 from .finish import finish
 from .helpers import (
+    aedit,
     agenerate,
     agroup,
+    aimage2image,
     areference,
     default_client,
+    edit,
     generate,
     group,
+    image2image,
     reference,
     start,
 )
 from .job import Job, JobListener
 from .many import batch
-from .origins import aedit, aimage2image, edit, image2image, lineage, replay
+from .origins import lineage, replay
 from .presets import Preset, preset
 from .recovery import Resumed
 from .state import JobState

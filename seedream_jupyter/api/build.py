@@ -18,6 +18,7 @@ from ..errors import ValidationError
 from ..images import to_image_urls
 from ..request import GenerationRequest
 from ..session import session
+from . import inputs
 from .waiting import user_stacklevel
 
 
@@ -47,7 +48,8 @@ def build_request(
     warn: bool = True,
     **params: Any,
 ) -> GenerationRequest:
-    """A validated request from helper arguments (images of any accepted kind).
+    """A validated request from helper arguments (images of any accepted kind, a Result
+    among them: its images; an input from a task names it as the request's parent).
 
     ``warn``: say what is sent anyway (an id the catalog does not know, a limit only
     upstream states) as a ``UserWarning``; callers that show ``request.warnings()``
@@ -66,7 +68,10 @@ def build_request(
     if group_size is not None:
         clean["max_images"] = group_size
     _whole_api_defaults(clean)
-    request = GenerationRequest(prompt=prompt, image_urls=to_image_urls(images), **clean)
+    clean.setdefault("parent_task_id", inputs.parent_of(images))
+    request = GenerationRequest(
+        prompt=prompt, image_urls=to_image_urls(inputs.flatten(images)), **clean
+    )
     if warn:
         for warning in request.warnings():
             warnings.warn(warning, stacklevel=user_stacklevel())

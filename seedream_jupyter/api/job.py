@@ -28,8 +28,9 @@ from typing import Any, Final, TypeVar
 
 from .. import _loop, catalog
 from ..client import Client
-from ..client.retry import Deadline
+from ..client.retry import Deadline, DeadlineExceeded
 from ..errors import (
+    NOT_SUBMITTED,
     SeedreamError,
     TaskCancelledError,
     TaskDetachedError,
@@ -204,36 +205,46 @@ class Job:
             if cached is not None:
                 return cached
         budgeted = session().budget_usd(self.budget_usd) is not None and not aio.simulated
-        # Check, intent, submit and record under one lock, so concurrent jobs cannot overspend.
-        async with session().budget_lock() if budgeted else contextlib.nullcontext():
-            if budgeted:
+        if budgeted and store is None:
+            submitting.check_budget(store, self.request, self.budget_usd)  # refuses: no history
+        intent = None
+        # Check and write the intent under one lock, so concurrent jobs cannot overspend: the
+        # intent row counts toward the spend from then on, so the POST itself (a sync submit
+        # may take minutes) runs outside the lock. The wait for the lock is bounded too.
+        lock = session().budget_lock() if budgeted and store is not None else None
+        if lock is not None:
+            await self._bounded_lock(lock, deadline)
+        try:
+            if lock is not None:
                 await asyncio.to_thread(
                     submitting.check_budget, store, self.request, self.budget_usd
                 )
             if self._cancel_requested:
                 self._stop = (
-                    TaskCancelledError("(not submitted)"),
+                    TaskCancelledError(NOT_SUBMITTED),
                     "cancelled before the submit: nothing was sent",
                 )
                 raise asyncio.CancelledError
-            intent = None
             if store is not None:
                 intent = await submitting.write_intent(store, self.request, aio)
-            try:
-                if self.wait_mode == "sync":
-                    task = await aio.submit_and_wait(self.request, timeout=deadline, poll=False)
-                else:
-                    task = await aio.submit(self.request, timeout=deadline)
-            except SeedreamError as exc:
-                if intent is not None and store is not None:
-                    await submitting.settle_intent(store, intent, exc)
-                raise
-            simulated = aio.simulated  # the server may have announced itself as a simulator
-            if store is not None:
-                await submitting.record_submitted(
-                    store, task, self.request, aio, intent=intent, simulated=simulated
-                )
-            self.task, self.task_id = task, task.task_id
+        finally:
+            if lock is not None:
+                lock.release()
+        try:
+            if self.wait_mode == "sync":
+                task = await aio.submit_and_wait(self.request, timeout=deadline, poll=False)
+            else:
+                task = await aio.submit(self.request, timeout=deadline)
+        except SeedreamError as exc:
+            if intent is not None and store is not None:
+                await submitting.settle_intent(store, intent, exc)
+            raise
+        simulated = aio.simulated  # the server may have announced itself as a simulator
+        if store is not None:
+            await submitting.record_submitted(
+                store, task, self.request, aio, intent=intent, simulated=simulated
+            )
+        self.task, self.task_id = task, task.task_id
         self.state, self.progress = JobState.of_task(task.status), task.progress
         self._emit()
         if self._cancel_requested:
@@ -248,6 +259,7 @@ class Job:
                     timeout=deadline,
                     on_progress=self._on_progress,
                     just_submitted=True,
+                    request=self.request,  # its shape: the poller plans from similar tasks
                 )
             )
             if self._stop is not None:
@@ -265,6 +277,16 @@ class Job:
             elapsed=time.time() - self.started_at,
             timeout=deadline,
         )
+
+    @staticmethod
+    async def _bounded_lock(lock: asyncio.Lock, deadline: Deadline) -> None:
+        """Take the budget lock within the job's time; its end is a timeout, nothing sent."""
+        try:
+            await deadline.run(lock.acquire())
+        except DeadlineExceeded:
+            raise TaskTimeoutError(
+                NOT_SUBMITTED, deadline.seconds or 0.0, "waiting for the budget check"
+            ) from None
 
     def _from_cache(self, store: Store) -> Result | None:
         aio = self.client.aio

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable
@@ -20,11 +19,10 @@ from typing import Any, TypeVar
 from .. import catalog
 from ..errors import ValidationError
 from ..request import GenerationRequest
-from ..results import INFO_TASK_ID, Result
+from ..results import Result
 from ..session import session
 from ..store import provenance
 from ..task import Task, TaskStatus
-from . import helpers
 from .archive import HistoryList, HistoryRecord
 from .experiments import run_request
 
@@ -85,73 +83,6 @@ def replay(path: str | os.PathLike[str], **changes: Any) -> Result:
     if not changes:
         return run_request(request, cache=True)
     return original.replay(**changes)
-
-
-# -- parents ----------------------------------------------------------------------------------
-def parent_of(image: object) -> str | None:
-    """The task an input image came from, when it says: a Result, an image a Result handed
-    out, or a file (path or bytes) with embedded provenance."""
-    if isinstance(image, Result):
-        return image.task_id
-    if isinstance(image, (list, tuple)):
-        return next((p for item in image if (p := parent_of(item)) is not None), None)
-    info = getattr(image, "info", None)
-    if isinstance(info, dict) and isinstance(info.get(INFO_TASK_ID), str):
-        return str(info[INFO_TASK_ID])
-    data: bytes | None = None
-    if isinstance(image, (bytes, bytearray)):
-        data = bytes(image)
-    elif isinstance(image, (str, os.PathLike)) and not str(image).startswith(("http", "data:")):
-        file = Path(image).expanduser()
-        data = file.read_bytes() if file.is_file() else None
-    meta = provenance.read(data) if data else None
-    found = meta.get("task_id") if meta else None
-    return found if isinstance(found, str) else None
-
-
-def _inputs(image: object) -> object:
-    """A Result as input means its images."""
-    if isinstance(image, Result):
-        return image.images
-    if isinstance(image, (list, tuple)):
-        flat: list[object] = []
-        for item in image:
-            flat.extend(item.images if isinstance(item, Result) else [item])
-        return flat
-    return image
-
-
-def remember_parent(result: Result, parent: str | None) -> Result:
-    if parent is None or parent == result.task_id:
-        return result
-    result.parent_task_id = parent
-    try:
-        session().store().set_parent(result.task_id, parent)
-    except Exception:  # the history must never cost a generation
-        logger.warning("history: could not record the parent of %s", result.task_id)
-    return result
-
-
-def _with_parent(helper: F) -> F:
-    @functools.wraps(helper)
-    def run(image: object, prompt: str, **kw: Any) -> Result:
-        return remember_parent(helper(_inputs(image), prompt, **kw), parent_of(image))
-
-    return run  # type: ignore[return-value]
-
-
-def _with_parent_async(helper: F) -> F:
-    @functools.wraps(helper)
-    async def run(image: object, prompt: str, **kw: Any) -> Result:
-        return remember_parent(await helper(_inputs(image), prompt, **kw), parent_of(image))
-
-    return run  # type: ignore[return-value]
-
-
-edit = _with_parent(helpers.edit)
-image2image = _with_parent(helpers.image2image)
-aedit = _with_parent_async(helpers.aedit)
-aimage2image = _with_parent_async(helpers.aimage2image)
 
 
 def lineage(task: str | Result) -> HistoryList:

@@ -25,7 +25,7 @@ from ..errors import ValidationError
 from ..images import to_image_urls
 from ..request import GenerationRequest
 from ..results import Result, ResultSet
-from . import experiments, helpers, many, origins
+from . import experiments, helpers, many
 from .build import REQUEST_FIELDS, build_request, resolve_cache, resolve_timeout, resolve_wait
 from .job import Job
 
@@ -134,10 +134,10 @@ class Preset:
     __call__ = generate
 
     def image2image(self, image: object, prompt: str, **kw: Any) -> Result:
-        return origins.image2image(image, prompt, **self._for_image_helper(kw))
+        return helpers.image2image(image, prompt, **self._for_image_helper(kw))
 
     def edit(self, image: object, prompt: str, **kw: Any) -> Result:
-        return origins.edit(image, prompt, **self._for_image_helper(kw))
+        return helpers.edit(image, prompt, **self._for_image_helper(kw))
 
     def reference(self, images: object, prompt: str, **kw: Any) -> Result:
         return helpers.generate(prompt, **self._merged(kw, images=images, action="reference"))
@@ -150,10 +150,10 @@ class Preset:
         return await helpers.agenerate(prompt, **self._merged(kw))
 
     async def aimage2image(self, image: object, prompt: str, **kw: Any) -> Result:
-        return await origins.aimage2image(image, prompt, **self._for_image_helper(kw))
+        return await helpers.aimage2image(image, prompt, **self._for_image_helper(kw))
 
     async def aedit(self, image: object, prompt: str, **kw: Any) -> Result:
-        return await origins.aedit(image, prompt, **self._for_image_helper(kw))
+        return await helpers.aedit(image, prompt, **self._for_image_helper(kw))
 
     async def areference(self, images: object, prompt: str, **kw: Any) -> Result:
         merged = self._merged(kw, images=images, action="reference")

@@ -89,9 +89,8 @@ def _client_for(record: TaskRecord) -> Client:
     current = session().client()
     if record.base_url is None or server_of(current.base_url) == server_of(record.base_url):
         return current
-    if record.simulated:  # a dead simulator's port may now be anyone's: send it no key
-        return Client(api_key="", base_url=record.base_url)
-    return Client(base_url=record.base_url)
+    # a dead simulator's port may now be anyone's: send it no key
+    return session().client_for(record.base_url, with_key=not record.simulated)
 
 
 def _fetch_missing(record: TaskRecord, store: Store) -> Result:
@@ -207,7 +206,10 @@ async def _resume_one(
 
     async with gate:
         try:
-            task = await aio.wait(record.task_id, timeout=timeout, on_progress=on_progress)
+            # the task's shape lets the poller plan from what similar tasks took
+            task = await aio.wait(
+                record.task_id, timeout=timeout, on_progress=on_progress, request=record.request
+            )
         except NotFoundError:
             await asyncio.to_thread(
                 store.mark_lost, record.task_id, "the server no longer knows this task (HTTP 404)"
@@ -285,11 +287,19 @@ def resume(
     if not mine:
         return report
 
-    async def run_all() -> list[Result | None]:
+    async def run_all() -> list[Result | BaseException | None]:
         gate = asyncio.Semaphore(max(1, concurrency))
+        # one task's unexpected error must not cost the others their Results
         return await asyncio.gather(
-            *(_resume_one(r, client.aio, db, timeout, gate, report) for r in mine)
+            *(_resume_one(r, client.aio, db, timeout, gate, report) for r in mine),
+            return_exceptions=True,
         )
 
-    report.extend(r for r in _loop.run(run_all()) if r is not None)
+    for record, outcome in zip(mine, _loop.run(run_all())):
+        if isinstance(outcome, Result):
+            report.append(outcome)
+        elif isinstance(outcome, Exception):
+            report.failed[record.task_id] = outcome
+        elif isinstance(outcome, BaseException):
+            raise outcome
     return report

@@ -56,8 +56,7 @@ def check_budget(store: Store | None, request: GenerationRequest, explicit: floa
         left = max(0.0, limit - spent)
         raise BudgetExceededError(
             f"this request costs up to ${cost:.4f} but only ${left:.4f} of the "
-            f"${limit:.2f} budget is left (spent ${spent:.4f}). Raise SEEDREAM_BUDGET_USD "
-            "or %config SeedreamMagic.budget_usd to continue."
+            f"${limit:.2f} budget is left (spent ${spent:.4f}); nothing was sent"
         )
 
 

@@ -202,8 +202,7 @@ class AsyncClient:
             )
         return ConnectionFailedError(
             f"the connection failed after the submit was sent ({reason}). The task may exist "
-            "and be billed, so it was not retried; its id never arrived. Check sj.history() "
-            "and the provider's console before submitting again.",
+            "and be billed, so it was not retried; its id never arrived.",
             task_id=task_id,
             maybe_submitted=True,
         )
@@ -265,7 +264,7 @@ class AsyncClient:
         def timed_out() -> SeedreamError:
             return ConnectionFailedError(
                 f"no answer to the submit within {deadline.seconds:g} s. The task may exist and "
-                "be billed, so it was not retried; check sj.history() and the provider's console.",
+                "be billed, so it was not retried.",
                 maybe_submitted=True,
             )
 

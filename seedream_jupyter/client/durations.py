@@ -185,10 +185,12 @@ class Submits:
         self._lock = threading.Lock()
         self._known: OrderedDict[str, tuple[TaskShape, float]] = OrderedDict()
 
-    def remember(self, task_id: str, shape: TaskShape, sent: float) -> None:
-        """A submit sent at ``sent`` (monotonic) answered now: it arrived in between."""
+    def remember(self, task_id: str, shape: TaskShape, sent: float, *, held: bool = False) -> None:
+        """A submit sent at ``sent`` (monotonic) answered now: it arrived in between (a held
+        sync submit arrived when sent: the server kept only its answer back)."""
+        arrived = sent if held else (sent + time.monotonic()) / 2
         with self._lock:
-            self._known[task_id] = (shape, (sent + time.monotonic()) / 2)
+            self._known[task_id] = (shape, arrived)
             while len(self._known) > self._keep:
                 self._known.popitem(last=False)
 

@@ -23,9 +23,9 @@ from ..task import Task
 RETRY_STATUS: Final = frozenset({429, 500, 502, 503, 504})
 _MAX_ERROR_TEXT: Final = 300
 _SEEN_IDS_KEPT: Final = 100_000
+# the fact only; what to do is the error's hint (``SeedreamError.hint`` for maybe_submitted)
 MAY_EXIST: Final = (
-    ". The submit reached the server, so the task may exist and be billed; it was not "
-    "retried: check sj.history() and the provider's console before submitting again"
+    ". The submit reached the server, so the task may exist and be billed; it was not retried"
 )
 
 

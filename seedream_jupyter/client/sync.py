@@ -90,6 +90,13 @@ class Client:
                 "interrupted twice while submitting: the task may exist; check "
                 "sj.history() and the provider's console"
             ) from None
+        except SeedreamError as exc:
+            if exc.maybe_submitted:  # it failed in a way that may still have created a task
+                raise KeyboardInterrupt(
+                    f"interrupted while submitting, and the submit then failed ({exc.message}): "
+                    "the task may exist; check sj.history() and the provider's console"
+                ) from None
+            return  # refused before it could create anything
         except Exception:
             return  # it failed anyway: nothing was created
         try:
@@ -143,8 +150,19 @@ class Client:
         task_id: str,
         timeout: Timeout = 300.0,
         on_progress: ProgressCallback | None = None,
+        *,
+        just_submitted: bool = False,
+        request: GenerationRequest | None = None,
     ) -> Task:
-        return self._run(self.aio.wait(task_id, timeout=timeout, on_progress=on_progress))
+        return self._run(
+            self.aio.wait(
+                task_id,
+                timeout=timeout,
+                on_progress=on_progress,
+                just_submitted=just_submitted,
+                request=request,
+            )
+        )
 
     def download(self, url: str, *, task_id: str | None = None, timeout: Timeout = None) -> bytes:
         return self._run(self.aio.download(url, task_id=task_id, timeout=timeout))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Final, Protocol
 
@@ -27,6 +28,7 @@ from ..errors import ConnectionFailedError, SeedreamError
 from ..request import GenerationRequest
 from ..task import Task, TaskStatus, raise_for_terminal
 from . import http
+from .durations import Durations, Sample, Submits, TaskShape
 from .retry import Deadline
 
 SYNC_PATH: Final = "/v1/tasks/sync"
@@ -59,6 +61,9 @@ class _Client(Protocol):
     """What this needs of ``AsyncClient``."""
 
     _submitted: http.SeenIds
+    _submits: Submits
+    _time_scale: float
+    durations: Durations
 
     async def _json(
         self,
@@ -84,6 +89,17 @@ class _Client(Protocol):
         *,
         just_submitted: bool = False,
     ) -> Task: ...
+
+
+def _learn_held(client: _Client, task: Task, request: GenerationRequest, sent: float) -> None:
+    """A sync answer's task arrived when sent. A completed one took as long as the server held
+    the answer: the poller learns that, at speed 1; a processing one is waited for from then."""
+    shape = TaskShape.of(request)
+    if task.status is TaskStatus.COMPLETED:
+        held = max(0.0, time.monotonic() - sent)
+        client.durations.observe(shape, Sample(held).scaled(1 / client._time_scale))
+    else:
+        client._submits.remember(task.task_id, shape, sent, held=True)
 
 
 async def submit_and_wait(
@@ -119,11 +135,11 @@ async def submit_and_wait(
     def timed_out() -> SeedreamError:
         return ConnectionFailedError(
             f"no answer to the sync submit within {deadline.seconds:g} s. The task may exist "
-            "and be billed, so it was not retried; check sj.history() and the provider's "
-            "console.",
+            "and be billed, so it was not retried.",
             maybe_submitted=True,
         )
 
+    sent = time.monotonic()
     with _held_reads(SYNC_READ_SECONDS if left is None else min(SYNC_READ_SECONDS, left + 1)):
         task: Task = await client._bounded(
             client._json(
@@ -137,6 +153,7 @@ async def submit_and_wait(
             ),
             timed_out,
         )
+    _learn_held(client, task, request, sent)
     if not poll:
         return task
     if on_progress is not None:

@@ -21,7 +21,6 @@ from IPython.core.error import UsageError
 from IPython.utils import process as _process
 
 from .. import catalog
-from ..errors import ValidationError
 from . import whole_api
 
 HELP_HINT = "see %%seedream? for the options"
@@ -387,30 +386,14 @@ def _lookup_name(token: str, namespace: Mapping[str, Any]) -> tuple[bool, Any]:
     return True, value
 
 
-def _flatten(value: Any) -> list[Any]:
-    from ..results import Result, ResultSet
-
-    if isinstance(value, (Result, ResultSet)):
-        return list(value.images)
-    if isinstance(value, (list, tuple)):
-        out: list[Any] = []
-        for item in value:
-            out.extend(_flatten(item))
-        return out
-    return [value]
-
-
-def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> tuple[str, ...]:
-    """``-i`` values (variables, URLs, paths) as URLs / data URIs."""
-    if not tokens:
-        return ()
-    from ..images import to_image_urls
-
+def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> list[Any]:
+    """``-i`` values (variables, URLs, paths) as the images to send: a variable's value as it
+    is (a Result among them), for ``api.build_request`` to check, convert and trace."""
     values: list[Any] = []
     for token in tokens:
         found, value = _lookup_name(token, namespace)
         if found:
-            values.extend(_flatten(value))
+            values.extend(value if isinstance(value, (list, tuple)) else [value])
         elif token.lower().startswith(("http://", "https://", "data:")):
             values.append(token)
         elif Path(token).expanduser().is_file():
@@ -421,7 +404,4 @@ def resolve_images(tokens: Sequence[str], namespace: Mapping[str, Any]) -> tuple
                 f"%%seedream: -i {token}: no variable, file (in {where}) or URL by that name; "
                 "give a path, an http(s) URL or a variable holding an image"
             )
-    try:
-        return to_image_urls(values)
-    except ValidationError as exc:
-        raise UsageError(f"%%seedream: -i: {exc}") from None
+    return values

@@ -83,7 +83,8 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
         300.0, help="Seconds to wait for a task before giving up waiting (0 = no limit)."
     ).tag(config=True)
     thumbnail_size = Int(
-        512, help="Long side in pixels of the gallery thumbnails sent to the front-end."
+        SETTINGS["thumbnail_size"].default,
+        help="Long side in pixels of the gallery thumbnails sent to the front-end.",
     ).tag(config=True)
     budget_usd = Float(
         None,
@@ -220,7 +221,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
         """The request a cell describes; unset options take the preset's defaults (--preset),
         then the session's settings."""
         preset = whole_api.find_preset(args.preset, self.user_ns)
-        urls = magic_args.resolve_images(args.image, self.user_ns)
+        given = magic_args.resolve_images(args.image, self.user_ns)
         action: str | None
         if args.group is not None:
             if args.action not in (None, "group"):
@@ -234,7 +235,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
             action = "group"
         else:
             fallback = None if preset is not None else "generate"  # a preset's action stands
-            action = args.action or ("image2image" if urls else fallback)
+            action = args.action or ("image2image" if given else fallback)
         build = preset.request if preset is not None else _api().build_request
         try:
             return build(
@@ -247,7 +248,7 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
                 seed=args.seed,
                 aspect_ratio=args.aspect_ratio,
                 resolution=args.resolution,
-                images=list(urls) or None,
+                images=given or None,
                 watermark=True if args.watermark else None,
                 output_format=args.format,
                 group_size=args.group,

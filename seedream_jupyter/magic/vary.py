@@ -76,12 +76,14 @@ def _fixed(magic: SeedreamMagic, args: magic_args.CellArgs, axes: dict[str, Any]
             if name in axes:
                 raise UsageError(f"%%seedream: {name} is both an option and --vary; give it once")
             fixed[name] = value
-    urls = magic_args.resolve_images(args.image, magic.user_ns)
-    if urls:
-        fixed["images"] = list(urls)
+    given = magic_args.resolve_images(args.image, magic.user_ns)
+    if given:
+        fixed["images"] = given
     if args.group is not None:
         fixed["group_size"] = args.group
-    action = "group" if args.group is not None else args.action or ("image2image" if urls else None)
+    action = (
+        "group" if args.group is not None else args.action or ("image2image" if given else None)
+    )
     if action is not None and "action" not in axes:
         fixed["action"] = action
     if args.watermark:

@@ -29,9 +29,7 @@ REFRESH_SECONDS: Final = 0.5
 GRID_SIDE: Final = 224
 
 
-def plan_from_form(
-    form: PanelForm, *, client: Any, timeout: float | None, cache: bool
-) -> SweepPlan:
+def plan_from_form(form: PanelForm, *, client: Any, timeout: Any, cache: Any) -> SweepPlan:
     """The sweep the form describes (ValidationError names what to fix)."""
     axes = api.parse_axes(str(form.vary.value))
     fixed = {k: v for k, v in form.params().items() if k not in axes and v is not None}

@@ -62,12 +62,16 @@ class PanelForm:
     ) -> None:
         self._auto_group_size = False
         # unset fields start from the session's settings (%config SeedreamMagic.*)
-        model = session().get("model", model)
+        spec = catalog.find_model(model) if model is not None else None
+        if model is not None and spec is None:
+            raise ValidationError("model", model, f"choose one of {', '.join(catalog.MODEL_IDS)}")
+        if spec is None:  # the session's model; one the catalog lacks (strict_models=False)
+            spec = (
+                catalog.find_model(str(session().get("model")))
+                or catalog.MODELS[catalog.DEFAULT_MODEL]
+            )  # cannot be listed here: the form starts from the default
         aspect_ratio = str(session().get("aspect_ratio", aspect_ratio))
         resolution = str(session().get("resolution", resolution))
-        spec = catalog.find_model(model or catalog.DEFAULT_MODEL)
-        if spec is None:
-            raise ValidationError("model", model, f"choose one of {', '.join(catalog.MODEL_IDS)}")
         self._listeners: list[Callable[[], None]] = []
         self.references: list[Reference] = []
 
@@ -415,7 +419,7 @@ class PanelForm:
         refs = [ref.url for ref in self.references]
         size = size_text(spec, self.resolution.value, self.aspect_ratio.value, refs)
         text = (
-            f"≈ ${count * price:.4f} ({up_to}{count} image{'s' if count != 1 else ''} "
+            f"≈ ${spec.cost(count):.4f} ({up_to}{count} image{'s' if count != 1 else ''} "
             f"× ${catalog.format_price(price)}){size}"
         )
         if not catalog.MIN_IMAGES <= count <= catalog.MAX_IMAGES:

@@ -31,6 +31,7 @@ import ipywidgets as widgets
 
 from .. import api
 from ..api import Job
+from ..api.build import UNSET, Unset
 from ..display.gallery import marked
 from ..errors import ValidationError
 from ..request import GenerationRequest
@@ -63,12 +64,13 @@ class Panel:
         *,
         model: str | None = None,
         client: Client | None = None,
-        timeout: float | None = 300.0,
-        cache: bool = True,
-        thumb_size: int = 960,
+        timeout: float | Unset | None = UNSET,
+        cache: bool | Unset = UNSET,
+        thumb_size: int | None = None,
         save_dir: str = DEFAULT_SAVE_DIR,
         budget_usd: float | None = None,
     ) -> None:
+        # unset: the session's settings at each Generate (%config SeedreamMagic.*, the env)
         self.client = client
         self.timeout = timeout
         self.cache = cache
@@ -219,7 +221,8 @@ class Panel:
         from ..display import TaskView
 
         # the newest run appears at the top of the stack: bring it into sight
-        return TaskView(job, thumb_size=self.thumb_size, scroll_on_show=True)
+        size = int(session().get("thumbnail_size", self.thumb_size))
+        return TaskView(job, thumb_size=size, scroll_on_show=True)
 
     def _runs_snapshot(self) -> list[PanelRun]:
         with self._lock:

@@ -83,7 +83,7 @@ class PanelRun:
         self.message.add_class("sjp-run-message")
         safe = functools.partial(panel._safe, target=self.message)
         self.to_variable.on_click(safe(lambda _b: self.assign(str(self.variable.value))))
-        self.save.on_click(safe(lambda _b: self.saveimages_text(str(self.save_dir.value))))
+        self.save.on_click(safe(lambda _b: self.save_images(str(self.save_dir.value))))
         self.dismiss.on_click(safe(lambda _b: panel.remove_run(self)))
 
         self.label.value = "running…"
@@ -152,7 +152,7 @@ class PanelRun:
             f"{name} = panel.results[{self.index}] ({images_text(len(self.result))})", "ok"
         )
 
-    def saveimages_text(self, directory: str) -> list[Path]:
+    def save_images(self, directory: str) -> list[Path]:
         """Save this run's full-size images into ``directory``."""
         if self.result is None:
             self.message.value = message_html("No result yet: wait for the run to complete.")

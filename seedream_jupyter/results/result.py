@@ -75,7 +75,8 @@ class Result:
         self.from_cache = from_cache
         self.elapsed = elapsed
         self.store = store  # None: the session's history
-        self.parent_task_id = parent_task_id
+        # the task the inputs came from: given, or as the request recorded it
+        self.parent_task_id = parent_task_id or getattr(params, "parent_task_id", None)
         self._images: list[PILImage.Image] | None = None
 
     # -- metadata --------------------------------------------------------------------------

@@ -44,42 +44,17 @@ class StoreIntents(StoreWrites):
         it stays ``unconfirmed``: shown as "may be billed" and counted toward the budget.
         """
         intent_id = f"{INTENT_PREFIX}{uuid.uuid4().hex[:20]}"
-        payload, inputs = store_inputs(request.to_payload(), self.home)
-        now = time.time()
         with self._tx() as conn:
-            conn.execute(
-                """
-                INSERT INTO tasks (task_id, intent_id, payload, cache_key, model, action, prompt,
-                    seed, n_expected, status, progress, error_message, cost_usd, base_url,
-                    server, simulated, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                (
-                    intent_id,
-                    intent_id,
-                    json.dumps(payload, ensure_ascii=False),
-                    request.cache_key(),
-                    request.model,
-                    request.action,
-                    request.prompt,
-                    request.seed,
-                    request.output_count,
-                    UNCONFIRMED,
-                    _IN_FLIGHT,
-                    request.estimate_cost(),
-                    base_url,
-                    server_of(base_url),
-                    int(simulated),
-                    now,
-                    now,
-                ),
+            self._insert_row(
+                conn,
+                intent_id,
+                request,
+                base_url=base_url,
+                simulated=simulated,
+                intent_id=intent_id,
+                status=UNCONFIRMED,
+                error_message=_IN_FLIGHT,
             )
-            conn.executemany(
-                "INSERT OR REPLACE INTO inputs (task_id, idx, path) VALUES (?, ?, ?)",
-                [(intent_id, idx, rel) for idx, rel, _ in inputs],
-            )
-            for _, rel, raw in inputs:  # under the lock: a prune may have taken a shared file
-                write_content(self.home / rel, raw)
         return intent_id
 
     @history_op("written")
@@ -217,16 +192,43 @@ class StoreIntents(StoreWrites):
         intent_id: str | None,
     ) -> None:
         """A task row with no intent before it (or one pruned meanwhile)."""
+        self._insert_row(
+            conn,
+            task.task_id,
+            request,
+            base_url=base_url,
+            simulated=simulated,
+            intent_id=intent_id,
+            status="submitted",
+            error_message=None,
+            now=now,
+        )
+
+    def _insert_row(
+        self,
+        conn: sqlite3.Connection,
+        row_id: str,
+        request: GenerationRequest,
+        *,
+        base_url: str,
+        simulated: bool,
+        intent_id: str | None,
+        status: str,
+        error_message: str | None,
+        now: float | None = None,
+    ) -> None:
+        """One task row (an intent or a task) with its inputs moved to ``inputs/``."""
+        now = time.time() if now is None else now
         payload, inputs = store_inputs(request.to_payload(), self.home)
         conn.execute(
             """
             INSERT INTO tasks (task_id, intent_id, payload, cache_key, model, action, prompt,
-                seed, n_expected, status, progress, cost_usd, base_url, server, simulated,
-                created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'submitted', 0, ?, ?, ?, ?, ?, ?)
+                seed, n_expected, status, progress, error_message, cost_usd, base_url,
+                server, simulated, created_at, updated_at, parent_task_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             (
-                task.task_id,
+                row_id,
                 intent_id,
                 json.dumps(payload, ensure_ascii=False),
                 request.cache_key(),
@@ -235,17 +237,20 @@ class StoreIntents(StoreWrites):
                 request.prompt,
                 request.seed,
                 request.output_count,
+                status,
+                error_message,
                 request.estimate_cost(),
                 base_url,
                 server_of(base_url),
                 int(simulated),
                 now,
                 now,
+                request.parent_task_id,
             ),
         )
         conn.executemany(
             "INSERT OR REPLACE INTO inputs (task_id, idx, path) VALUES (?, ?, ?)",
-            [(task.task_id, idx, rel) for idx, rel, _ in inputs],
+            [(row_id, idx, rel) for idx, rel, _ in inputs],
         )
         for _, rel, raw in inputs:  # under the lock: a prune may have taken a shared file
             write_content(self.home / rel, raw)

@@ -10,7 +10,14 @@ from typing import Any
 
 from .base import StoreBase, history_op
 from .records import PruneReport
-from .schema import DONE_STATUSES, IMAGES_DIR, INPUTS_DIR, ORPHAN_GRACE_SECONDS, marks
+from .schema import (
+    DONE_STATUSES,
+    IMAGES_DIR,
+    INPUTS_DIR,
+    ORPHAN_GRACE_SECONDS,
+    SETTLED_STATUSES,
+    marks,
+)
 
 
 class StorePrune(StoreBase):
@@ -27,11 +34,14 @@ class StorePrune(StoreBase):
     ) -> PruneReport:
         """Forget finished tasks matching every given filter and delete files nothing uses.
 
-        Pending tasks are never pruned. With no filter at all only unreferenced files
-        (left by crashes or by earlier prunes) are removed.
+        Pending tasks are never pruned. Tasks that may be billed (``unconfirmed`` intents,
+        ``lost`` tasks) are kept unless ``status`` names them: they are the only trace of money
+        that may have been spent, and the budget counts them. With no filter at all only
+        unreferenced files (left by crashes or by earlier prunes) are removed.
         """
-        where = [f"status IN {marks(len(DONE_STATUSES))}"]
-        params: list[Any] = list(DONE_STATUSES)
+        prunable = DONE_STATUSES if status is not None else SETTLED_STATUSES
+        where = [f"status IN {marks(len(prunable))}"]
+        params: list[Any] = list(prunable)
         if older_than_days is not None:
             where.append("created_at < ?")
             params.append(time.time() - older_than_days * 86400)

@@ -26,6 +26,8 @@ INTENT_PREFIX: Final = "intent-"
 UNCONFIRMED_MESSAGE: Final = "may be billed — check the provider's console"
 PENDING_STATUSES: Final = ("submitted", "queued", "processing")
 DONE_STATUSES: Final = ("completed", "failed", "cancelled", LOST, UNCONFIRMED)
+# finished and known: a prune may forget them (the two others may hide a billed task)
+SETTLED_STATUSES: Final = ("completed", "failed", "cancelled")
 # Lost and unconfirmed tasks count: a real one may well have been billed.
 UNBILLED_STATUSES: Final = ("failed", "cancelled")
 ORPHAN_GRACE_SECONDS: Final = (
