@@ -330,6 +330,9 @@ VALIDATED_BODY_KEYS: Final[Mapping[str, str]] = MappingProxyType(
     {name: name for name in (*_SAME_NAME, "output_format", "max_images", "callback_url")}
     | {
         "image_urls": "images",
+        # the upstream model's own names for the same things (the gateway may forward them)
+        "image": "images",
+        "size": "resolution and aspect_ratio",
         "sequential_image_generation": "action='group'",
         "sequential_image_generation_options": "max_images",
         "optimize_prompt_options": "optimize_prompt",

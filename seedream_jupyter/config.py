@@ -26,6 +26,7 @@ ENV_HOME: Final = "SEEDREAM_HOME"
 ENV_BUDGET: Final = "SEEDREAM_BUDGET_USD"
 ENV_ALLOW_PRIVATE_URLS: Final = "SEEDREAM_ALLOW_PRIVATE_URLS"
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off"})
 
 
 def env(name: str) -> str | None:
@@ -34,7 +35,17 @@ def env(name: str) -> str | None:
 
 
 def env_flag(name: str) -> bool:
-    return (env(name) or "").lower() in _TRUE
+    """An on/off variable; a value that is neither is refused (a typo must not mean "off":
+    SEEDREAM_SIMULATOR=y would then bill real calls)."""
+    value = (env(name) or "").lower()
+    if value in _TRUE:
+        return True
+    if not value or value in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"{name}={env(name)!r} is neither on nor off: use 1 / true / yes / on, "
+        "or 0 / false / no / off (or unset it)"
+    )
 
 
 def read_api_key() -> str | None:

@@ -94,6 +94,9 @@ class SeedreamError(Exception):
 
     # True when a submit may have reached the server: the task may exist and be billed.
     maybe_submitted: bool = False
+    # Set when the error came after the task was submitted (a poll or download failed): the
+    # task goes on, so the advice is to fetch it later, never to submit again.
+    submitted_task_id: str | None = None
     # One sentence saying what to do, shown under the message (the only place hints live).
     _hint: ClassVar[str] = ""
 
@@ -110,7 +113,15 @@ class SeedreamError(Exception):
         """What to do about it, in one sentence (empty when the message already says). A submit
         that may have reached the server gets one advice whatever the error's class: a "try
         again" would risk paying twice."""
-        return MAY_BE_BILLED_HINT if self.maybe_submitted else self._hint
+        if self.maybe_submitted:
+            return MAY_BE_BILLED_HINT
+        if self.submitted_task_id is not None:
+            task = self.submitted_task_id
+            return (
+                f"Task {task} was submitted and may still complete: sj.load({task!r}) or "
+                "sj.resume() fetches its images later; do not submit it again."
+            )
+        return self._hint
 
     def with_note(self, note: str) -> SeedreamError:
         """This error with ``note`` appended to its message (returned for ``raise``)."""
@@ -283,9 +294,10 @@ class TaskTimeoutError(TaskError):
         self.status = status
         state = f" (last status: {status})" if status else ""
         if task_id == NOT_SUBMITTED:
+            doing = f" (while {status})" if status else ""
             super().__init__(
-                f"the timeout ran out after {waited_seconds:.0f} s{state}, before the submit: "
-                "nothing was sent",
+                f"the timeout ran out after {waited_seconds:.3g} s{doing}, before the submit "
+                "reached the server: nothing was sent",
                 task_id=task_id,
             )
             return

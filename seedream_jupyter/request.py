@@ -167,6 +167,7 @@ class GenerationRequest:
             set_(self, "max_images", group_size)
         self._validate(spec)
         self._validate_whole_api(spec)
+        self._refuse_the_key()
 
     # -- validation -------------------------------------------------------------------
     def _validate(self, spec: ModelSpec) -> None:
@@ -210,6 +211,21 @@ class GenerationRequest:
         if not isinstance(self.watermark, bool):
             raise _fail("watermark", self.watermark, "True or False")
         self._validate_references(spec)
+
+    def _refuse_the_key(self) -> None:
+        """The key travels in a header only: never in the body, the history or a file."""
+        texts = {
+            "callback_url": self.callback_url or "",
+            "extra": json.dumps(self.extra, default=str) if self.extra else "",
+        }
+        for index, url in enumerate(self.image_urls):
+            if url[:5].lower() != "data:":
+                texts[f"images[{index}]"] = url
+        for name, text in texts.items():
+            if text and redact.holds_secret(text):
+                raise _fail(
+                    name, f"<{name} holding the API key>", f"the {name} contains the API key"
+                )
 
     def _validate_whole_api(self, spec: ModelSpec) -> None:
         set_ = object.__setattr__

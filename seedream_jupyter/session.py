@@ -22,7 +22,7 @@ import importlib
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
@@ -146,6 +146,7 @@ class Session:
         self._frontend: Frontend | None = None
         self._frontend_set = False
         self._budget_lock: asyncio.Lock | None = None
+        self._request_gates: dict[str, tuple[asyncio.Lock, int]] = {}
         # One thread writes history rows in order, so SQLite never blocks the event loop.
         self.history_writer = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="seedream-history"
@@ -201,6 +202,10 @@ class Session:
     # -- where requests go -----------------------------------------------------------
     def target(self) -> Target:
         """The real API or the embedded simulator, from the settings as they are now."""
+        # Read the key even when the simulator serves: reading registers it, so that it is
+        # redacted from any text and refused in any request field all the same.
+        with contextlib.suppress(ConfigurationError):
+            config.read_api_key()
         if self.get("simulator"):  # %config beats SEEDREAM_SIMULATOR, like every setting
             source = self.source("simulator")
             why = "%config simulator" if source == "%config" else f"{source}=1"
@@ -292,6 +297,25 @@ class Session:
     def write_history(self, what: str, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
         """Run a history write on the writer thread, in order; failures are logged."""
         return self.history_writer.submit(guarded, what, fn)
+
+    @contextlib.asynccontextmanager
+    async def same_request(self, key: str) -> AsyncIterator[asyncio.Lock]:
+        """The lock of one cache key (on the private loop), shared by every job with that key;
+        each acquires and releases it itself (with its own deadline). Idle keys are forgotten."""
+        import asyncio  # here: start-up stays free of asyncio
+
+        with self._lock:
+            lock, users = self._request_gates.get(key, (asyncio.Lock(), 0))
+            self._request_gates[key] = (lock, users + 1)
+        try:
+            yield lock
+        finally:
+            with self._lock:
+                lock, users = self._request_gates[key]
+                if users <= 1:
+                    del self._request_gates[key]
+                else:
+                    self._request_gates[key] = (lock, users - 1)
 
     def budget_lock(self) -> asyncio.Lock:
         """The lock that makes check-budget-then-submit atomic (on the private loop)."""

@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -52,8 +53,15 @@ class UnknownModelWarning(UserWarning):
 def typo_hint(name: str) -> str | None:
     """The catalog id ``name`` is a typo of, if any. A full id must be a near miss
     (``doubao-seedrem-4.5``): a new one (``doubao-seedream-5.0-pro``) is not a typo."""
-    full_id = name.strip().lower().startswith("doubao-")
+    key = name.strip().lower()
+    if _SEEDREAM_VERSION.fullmatch(key):  # a well-formed id of another version: not a typo
+        return None
+    full_id = key.startswith("doubao-")
     return catalog.suggest_model(name, cutoff=0.9 if full_id else 0.5)
+
+
+# ``doubao-seedream-5.0``, ``doubao-seedream-5.0-pro``: shaped like a real id (5.0 is not 4.0)
+_SEEDREAM_VERSION: Final = re.compile(r"doubao-seedream-\d+(\.\d+)?(-[a-z]+)?")
 
 
 def unknown_model(name: str, price_per_image_usd: object) -> ModelSpec:

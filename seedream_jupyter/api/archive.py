@@ -26,10 +26,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
-from ..errors import SeedreamError
+from ..errors import SeedreamError, ValidationError
 from ..results import Result
 from ..session import session
 from ..store import INPUT_SCHEME, PruneReport, SpendRow, Store, TaskRecord
+from . import checks
 from .recovery import Resumed, result_from, resume
 
 __all__ = [
@@ -136,6 +137,7 @@ def list_history(
     provider's console), ``"queued"``, ``"processing"``, or ``"pending"`` (any unfinished state).
     Each record's ``.to_result()`` gives a Result from the files on disk.
     """
+    limit, status = checks.count("limit", limit), checks.status(status)
     records = _store(store).history(limit=limit, status=status)
     return HistoryList(HistoryRecord.of(record) for record in records)
 
@@ -200,8 +202,8 @@ class SpendTable(list[SpendRow]):
 
 
 def spend(
-    *,
     days: float | None = None,
+    *,
     since: float | None = None,
     simulated: bool | None = None,
     model: str | None = None,
@@ -213,6 +215,7 @@ def spend(
     to the last N days; ``since`` is a timestamp. The budget line (``budget_usd``, else
     %config SeedreamMagic.budget_usd, else SEEDREAM_BUDGET_USD) counts all real spend, as the
     submit check does, whatever the filters."""
+    days = checks.days("days", days)
     if days is not None:
         since = max(since or 0.0, time.time() - days * 86400)
     db = _store(store)
@@ -251,9 +254,17 @@ def export(
     (the request sent), simulated, created, completed, sha256, width, height. Exporting into
     the same directory again updates the manifest. Returns the image files written.
     """
+    task_ids, limit = checks.ids("task_ids", task_ids), checks.count("limit", limit)
     db = _store(store)
     out = Path(directory).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValidationError("directory", str(out), "a folder (this is a file)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            "directory", str(out), f"a folder that can be made ({exc.strerror})"
+        ) from None
     if task_ids is not None:
         records = [r for r in (db.get(t) for t in task_ids) if r is not None]
         if status is not None:
@@ -320,11 +331,11 @@ def prune(
     without deleting.
     """
     return _store(store).prune(
-        older_than_days=older_than_days,
-        keep_last=keep_last,
+        older_than_days=checks.days("older_than_days", older_than_days),
+        keep_last=checks.count("keep_last", keep_last),
         simulated_only=simulated_only,
-        status=status,
-        task_ids=task_ids,
+        status=checks.status(status),
+        task_ids=checks.ids("task_ids", task_ids),
         dry_run=dry_run,
     )
 

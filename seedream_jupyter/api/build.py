@@ -55,6 +55,7 @@ def build_request(
     upstream states) as a ``UserWarning``; callers that show ``request.warnings()``
     themselves (the panel) pass False.
     """
+    session().target()  # reads (and so registers) the key: it is refused in any request field
     unknown = set(params) - REQUEST_FIELDS
     if unknown:
         name = sorted(unknown)[0]

@@ -34,6 +34,7 @@ from ..errors import (
     SeedreamError,
     TaskCancelledError,
     TaskDetachedError,
+    TaskError,
     TaskFailedError,
     TaskTimeoutError,
     redact,
@@ -158,6 +159,10 @@ class Job:
             self._end(_STATE_OF_ERROR[type(error)], error=error, message=stop[1] if stop else None)
             raise error from None
         except BaseException as exc:
+            # a poll or a download failed after the submit: the task goes on (a task that
+            # ended badly says so itself)
+            if isinstance(exc, SeedreamError) and not isinstance(exc, TaskError):
+                exc.submitted_task_id = exc.submitted_task_id or self.task_id
             state = _STATE_OF_ERROR.get(type(exc), JobState.ERROR)
             stopped = self._stop[1] if self._stop is not None else None
             await self._settle()
@@ -194,16 +199,28 @@ class Job:
         self._emit()
 
     async def _execute(self) -> Result:
-        aio = self.client.aio
         deadline = Deadline(self.timeout)
         if self._store is None and self.history:
             # A paid task must leave a trace: a history that cannot be opened refuses it.
             self._store = await asyncio.to_thread(submitting.open_store)
         store = self._store
-        if store is not None and self.cache and self.request.seed != catalog.RANDOM_SEED:
-            cached = await asyncio.to_thread(self._from_cache, store)
-            if cached is not None:
-                return cached
+        if store is None or not self.cache or self.request.seed == catalog.RANDOM_SEED:
+            return await self._generate(store, deadline)
+        # An identical fixed-seed request in flight is waited for, then found in the cache:
+        # the same picture is never paid twice, whatever the concurrency.
+        async with session().same_request(self.request.cache_key()) as gate:
+            await self._bounded_lock(gate, deadline)
+            try:
+                cached = await asyncio.to_thread(self._from_cache, store)
+                if cached is not None:
+                    return cached
+                return await self._generate(store, deadline)
+            finally:
+                gate.release()
+
+    async def _generate(self, store: Store | None, deadline: Deadline) -> Result:
+        """Budget, intent, submit, wait, download: the paid part of a job."""
+        aio = self.client.aio
         budgeted = session().budget_usd(self.budget_usd) is not None and not aio.simulated
         if budgeted and store is None:
             submitting.check_budget(store, self.request, self.budget_usd)  # refuses: no history
@@ -280,12 +297,12 @@ class Job:
 
     @staticmethod
     async def _bounded_lock(lock: asyncio.Lock, deadline: Deadline) -> None:
-        """Take the budget lock within the job's time; its end is a timeout, nothing sent."""
+        """Take a lock within the job's time; its end is a timeout, nothing sent."""
         try:
             await deadline.run(lock.acquire())
         except DeadlineExceeded:
             raise TaskTimeoutError(
-                NOT_SUBMITTED, deadline.seconds or 0.0, "waiting for the budget check"
+                NOT_SUBMITTED, deadline.seconds or 0.0, "waiting for its turn to submit"
             ) from None
 
     def _from_cache(self, store: Store) -> Result | None:

@@ -137,6 +137,13 @@ def batch(
     needs ``confirm=True``.
     """
     check_concurrency(concurrency)
+    if isinstance(requests, (str, bytes, Mapping, GenerationRequest)):  # iterable, but one item
+        raise ValidationError(
+            "requests",
+            requests if not isinstance(requests, str) else requests[:60],
+            "a list of requests (prompts, dicts or GenerationRequests); for one, use "
+            "sj.generate, or wrap it in a list",
+        )
     seconds, use_cache = resolve_timeout(timeout), resolve_cache(cache)
     wait_mode = resolve_wait(wait)
     prepared = [as_request(item) for item in requests]

@@ -22,6 +22,7 @@ import httpx
 from .. import catalog, config
 from .._version import __version__
 from ..errors import (
+    NOT_SUBMITTED,
     APIError,
     ConfigurationError,
     ConnectionFailedError,
@@ -136,8 +137,11 @@ class AsyncClient:
         await self.aclose()
 
     def _note_simulator(self, response: httpx.Response) -> None:
+        """Believe "I am a simulator" only from the API itself on this machine's loopback: the
+        flag makes results free and lifts the budget, so an image host (or a remote gateway)
+        saying it must not."""
         header = response.headers.get(catalog.SIMULATOR_HEADER)
-        if header is None:
+        if header is None or not self._urls.trusts_simulator_header(str(response.request.url)):
             return
         self._server_says_simulated = True
         for part in header.split(";"):
@@ -161,6 +165,7 @@ class AsyncClient:
                 json=body,
                 headers=self._auth_for(url),
                 timeout=sync_submit.request_timeout(self._timeout),  # a held answer reads longer
+                extensions=http.trace_extensions(),
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             # It never reached the server: another try cannot bill twice, even for a submit.
@@ -179,7 +184,7 @@ class AsyncClient:
                 task_id=task_id,
             ) from None
         except (httpx.TransportError, httpx.DecodingError, httpx.TooManyRedirects) as exc:
-            error = self._lost(exc, idempotent, task_id)
+            error = http.lost_connection(exc, self.base_url, idempotent, task_id)
             if idempotent:
                 raise Retry(error) from None
             raise error from None
@@ -193,19 +198,6 @@ class AsyncClient:
         if response.status_code >= 300:
             raise http.error_from(response, task_id=task_id)
         return response
-
-    def _lost(self, exc: httpx.HTTPError, idempotent: bool, task_id: str | None) -> SeedreamError:
-        reason = redact(str(exc)) or type(exc).__name__
-        if idempotent:
-            return ConnectionFailedError(
-                f"lost the connection to {self.base_url} ({reason})", task_id=task_id
-            )
-        return ConnectionFailedError(
-            f"the connection failed after the submit was sent ({reason}). The task may exist "
-            "and be billed, so it was not retried; its id never arrived.",
-            task_id=task_id,
-            maybe_submitted=True,
-        )
 
     async def _json(
         self,
@@ -261,26 +253,36 @@ class AsyncClient:
         def parse(data: Any) -> Task:
             return http.submitted_task(data, self._submitted)
 
+        trace = http.SendTrace()
+
         def timed_out() -> SeedreamError:
+            if trace.provably_unsent:  # the time ran out before the request left
+                return TaskTimeoutError(NOT_SUBMITTED, deadline.seconds or 0.0, "connecting")
             return ConnectionFailedError(
                 f"no answer to the submit within {deadline.seconds:g} s. The task may exist and "
                 "be billed, so it was not retried.",
                 maybe_submitted=True,
             )
 
+        if deadline.expired:  # nothing can be sent in no time
+            raise TaskTimeoutError(NOT_SUBMITTED, deadline.seconds or 0.0)
         sent = time.monotonic()
-        task: Task = await self._bounded(
-            self._json(
-                "POST",
-                "/v1/tasks",
-                body=request.to_payload(),
-                idempotent=False,
-                task_id=None,
-                deadline=deadline,
-                parse=parse,
-            ),
-            timed_out,
-        )
+        token = http.SEND_TRACE.set(trace)
+        try:
+            task: Task = await self._bounded(
+                self._json(
+                    "POST",
+                    "/v1/tasks",
+                    body=request.to_payload(),
+                    idempotent=False,
+                    task_id=None,
+                    deadline=deadline,
+                    parse=parse,
+                ),
+                timed_out,
+            )
+        finally:
+            http.SEND_TRACE.reset(token)
         self._submits.remember(task.task_id, TaskShape.of(request), sent)
         return task
 
@@ -420,7 +422,7 @@ class AsyncClient:
             return await downloads.fetch(
                 self._client(),
                 url,
-                headers=self._auth_for(url),
+                headers_for=self._auth_for,
                 task_id=task_id,
                 max_bytes=self.max_image_bytes,
                 on_response=self._note_simulator,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from typing import Final
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -22,6 +22,8 @@ from . import http
 from .retry import Retry
 
 EXPIRED_STATUS: Final = frozenset({403, 404, 410})
+REDIRECT_STATUS: Final = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS: Final = 5
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost.localdomain"})
 
 
@@ -46,6 +48,16 @@ class UrlPolicy:
     def __init__(self, base_url: str, *, allow_private: bool | None) -> None:
         self._api = _origin(base_url)
         self.allow_private = config.allow_private_urls() if allow_private is None else allow_private
+
+    def trusts_simulator_header(self, url: str) -> bool:
+        """True for an answer from the API's own origin when that origin is loopback: the
+        simulators this package knows run on 127.0.0.1; anything else claiming to be one is
+        treated as a real, billing server."""
+        host = self._api[1].strip("[]")
+        loopback = host in _LOOPBACK_NAMES or (
+            (ip := _literal_ip(host)) is not None and ipaddress.ip_address(ip).is_loopback
+        )
+        return loopback and self.same_origin(url)
 
     def same_origin(self, url: str) -> bool:
         """True for a relative URL or one on the API's own scheme, host and port."""
@@ -110,18 +122,53 @@ async def fetch(
     client: httpx.AsyncClient,
     url: str,
     *,
-    headers: dict[str, str],
+    headers_for: Callable[[str], dict[str, str]],
     task_id: str | None,
     max_bytes: int,
     on_response: Callable[[httpx.Response], None],
     urls: UrlPolicy,
 ) -> bytes:
-    """One download attempt: ``Retry`` for transient trouble, ``ImageDownloadError`` for good."""
+    """One download attempt: ``Retry`` for transient trouble, ``ImageDownloadError`` for good.
+
+    Redirects (a CDN, a signed link) are followed by hand, at most ``MAX_REDIRECTS``: each
+    hop is checked like the first link, and the key goes only where ``headers_for`` sends it
+    (the API's own origin).
+    """
+    first = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        found = await _fetch_once(
+            client, url, headers_for(url), task_id, max_bytes, on_response, urls
+        )
+        if isinstance(found, bytes):
+            return found
+        url = found
+        urls.check(url, task_id)
+    raise ImageDownloadError(
+        f"image for task {task_id or '?'}: more than {MAX_REDIRECTS} redirects",
+        task_id=task_id,
+        url=first,
+    )
+
+
+async def _fetch_once(
+    client: httpx.AsyncClient,
+    url: str,
+    headers: dict[str, str],
+    task_id: str | None,
+    max_bytes: int,
+    on_response: Callable[[httpx.Response], None],
+    urls: UrlPolicy,
+) -> bytes | str:
+    """The image's bytes, or the URL a redirect points at."""
     what = f"image for task {task_id or '?'}"
     try:
         async with client.stream("GET", url, headers=headers) as response:
             on_response(response)
             urls.check_peer(url, response, task_id)
+            location = response.headers.get("location")
+            if response.status_code in REDIRECT_STATUS and location:
+                await response.aread()
+                return str(urljoin(url, location))
             if response.status_code in http.RETRY_STATUS:
                 await response.aread()
                 error = ImageDownloadError(

@@ -7,6 +7,7 @@ each is the exception's ``hint`` (one place too), so nothing here adds advice to
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime
 import email.utils
@@ -16,7 +17,7 @@ from typing import Any, Final
 
 import httpx
 
-from ..errors import APIError, SeedreamError, error_for_status, redact
+from ..errors import APIError, ConnectionFailedError, SeedreamError, error_for_status, redact
 from ..task import Task
 
 # Status codes worth another try: rate limits and server trouble.
@@ -79,6 +80,53 @@ def submitted_task(data: Any, seen: SeenIds) -> Task:
             )
         )
     return task
+
+
+def lost_connection(
+    exc: httpx.HTTPError, base_url: str, idempotent: bool, task_id: str | None
+) -> SeedreamError:
+    """The error for a connection lost mid-request: a read is retried; a submit may exist."""
+    reason = redact(str(exc)) or type(exc).__name__
+    if idempotent:
+        return ConnectionFailedError(
+            f"lost the connection to {base_url} ({reason})", task_id=task_id
+        )
+    return ConnectionFailedError(
+        f"the connection failed after the submit was sent ({reason}). The task may exist "
+        "and be billed, so it was not retried; its id never arrived.",
+        task_id=task_id,
+        maybe_submitted=True,
+    )
+
+
+class SendTrace:
+    """What httpcore says it did for the requests of one call (its ``trace`` extension): did
+    any request's headers start to leave this machine? Without trace events (a mock transport)
+    nothing can be told, and the answer is "maybe"."""
+
+    def __init__(self) -> None:
+        self.events = 0
+        self.headers_started = False
+
+    async def __call__(self, name: str, info: dict[str, Any]) -> None:
+        self.events += 1
+        if name.endswith("send_request_headers.started"):
+            self.headers_started = True
+
+    @property
+    def provably_unsent(self) -> bool:
+        return self.events > 0 and not self.headers_started
+
+
+SEND_TRACE: contextvars.ContextVar[SendTrace | None] = contextvars.ContextVar(
+    "seedream_send_trace", default=None
+)
+
+
+def trace_extensions() -> dict[str, Any]:
+    """The request extensions that report to the call's ``SendTrace``, if one is set."""
+    trace = SEND_TRACE.get()
+    return {"trace": trace} if trace is not None else {}
 
 
 class MalformedJSON(ValueError):

@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Final, TypeVar
 
-from ..errors import SeedreamError
+from ..errors import SeedreamError, ValidationError
 
 T = TypeVar("T")
 
@@ -41,6 +41,10 @@ class Deadline:
     __slots__ = ("at", "seconds")
 
     def __init__(self, seconds: float | None) -> None:
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds != seconds
+        ):
+            raise ValidationError("timeout", seconds, "seconds as a number, or None for no limit")
         self.seconds = seconds
         self.at = None if seconds is None else time.monotonic() + max(0.0, seconds)
 

@@ -123,9 +123,22 @@ def _client() -> Any:
     return session().client()
 
 
+def _server_id(command: str, task_id: str) -> str:
+    """A task id the server knows: an unconfirmed submit's intent id is only ours."""
+    from ..store import INTENT_PREFIX  # here: %load_ext stays light
+
+    if task_id.startswith(INTENT_PREFIX):
+        raise _usage(
+            command,
+            f"{task_id} is an unconfirmed submit: its task id never arrived, so the server "
+            "cannot be asked about it; check the provider's console (%seedream show shows it)",
+        )
+    return task_id
+
+
 def cmd_status(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("status", words, 1, 1, "status TASK_ID")
-    task_id = words[0]
+    task_id = _server_id("status", words[0])
     try:
         task = _client().get(task_id)
     except NotFoundError:
@@ -147,7 +160,7 @@ def cmd_status(magic: MagicLike, words: Sequence[str]) -> Any:
 
 def cmd_cancel(magic: MagicLike, words: Sequence[str]) -> None:
     _want("cancel", words, 1, 1, "cancel TASK_ID")
-    task_id = words[0]
+    task_id = _server_id("cancel", words[0])
     try:
         task = _client().cancel(task_id)
     except NotFoundError:

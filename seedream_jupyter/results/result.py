@@ -173,16 +173,24 @@ class Result:
     ) -> list[Path]:
         """Write the images (original bytes, no re-encoding) into ``directory``."""
         out = Path(directory).expanduser()
-        out.mkdir(parents=True, exist_ok=True)
+        if out.exists() and not out.is_dir():
+            raise errors.ValidationError("directory", str(out), "a folder (this is a file)")
         stem = prefix or self.task_id
         written: list[Path] = []
-        for index, data in enumerate(self._raw()):
-            target = out / f"{stem}-{index + 1}{_formats.extension(data, '.jpg')}"
-            if index < len(self.paths) and self.paths[index].exists():
-                shutil.copyfile(self.paths[index], target)
-            else:
-                target.write_bytes(data)
-            written.append(target)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for index, data in enumerate(self._raw()):
+                target = out / f"{stem}-{index + 1}{_formats.extension(data, '.jpg')}"
+                if index < len(self.paths) and self.paths[index].exists():
+                    shutil.copyfile(self.paths[index], target)
+                else:
+                    target.write_bytes(data)
+                written.append(target)
+        except OSError as exc:
+            raise errors.SeedreamError(
+                f"could not save the images into {out} ({exc.strerror or exc}); "
+                f"{len(written)} of {len(self)} written. Choose a writable folder."
+            ) from None
         return written
 
     def grid(self, columns: int | None = None, thumb_side: int = 512) -> PILImage.Image:
@@ -300,7 +308,12 @@ class Result:
     def from_json(cls, data: str | bytes | Mapping[str, Any]) -> Result:
         """A Result from ``to_json`` output: the images from its files, or from this
         machine's history when the files have moved."""
-        record = json.loads(data) if isinstance(data, (str, bytes)) else dict(data)
+        try:
+            record = json.loads(data) if isinstance(data, (str, bytes)) else dict(data)
+        except (ValueError, TypeError) as exc:
+            raise errors.ValidationError(
+                "data", f"<{type(data).__name__}>", f"the JSON written by Result.to_json() ({exc})"
+            ) from None
         if not isinstance(record, dict) or record.get("generator") != GENERATOR:
             raise errors.ValidationError(
                 "data", type(record).__name__, "the JSON written by Result.to_json()"
@@ -357,8 +370,11 @@ class Result:
     # -- display -----------------------------------------------------------------------------
     @property
     def folder(self) -> Path | None:
-        """Where the full-size files are (None: the images are only in memory)."""
-        return self.paths[0].parent if self.paths else None
+        """The folder holding all the full-size files (None: the images are only in memory).
+        Files are named by their content, in fan-out subfolders: this is their common parent."""
+        if not self.paths:
+            return None
+        return Path(os.path.commonpath([str(path.parent) for path in self.paths]))
 
     def summary(self) -> str:
         mark = f" [{SIMULATED_MARK}]" if self.simulated else ""

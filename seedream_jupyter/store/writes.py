@@ -98,6 +98,8 @@ class StoreWrites(StoreBase):
                 cost = 0.0
             else:
                 cost = billed_cost(row["model"], row["n_expected"], returned)
+        elif task.status in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+            cost = 0.0  # failed and cancelled tasks cost nothing (the billing rule)
         completed_at = task.completed_at
         if completed_at is None and task.is_terminal:
             completed_at = now
