@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
@@ -291,21 +294,33 @@ def test_widget_mode_displays_a_view_then_its_static_fallback(
     client.close()
 
 
-def test_background_returns_at_once_and_fills_var(ip: InteractiveShell, sim: MockSimulator) -> None:
+def test_background_returns_at_once_and_fills_var(
+    ip: InteractiveShell, sim: MockSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:  # a gate: the simulator answers
+        await asyncio.to_thread(release.wait, 30)  # once the test lets the submit through
+        return await sim.transport.handle_async_request(request)
+
+    client = sim_client(sim, transport=httpx.MockTransport(held))
+    monkeypatch.setattr(session(), "client", lambda: client)
     the_magic(ip).display_mode = "widget"
     try:
-        started = time.monotonic()
         result, _ = run(ip, "%%seedream --background later <<\na red fox\n")
-        assert time.monotonic() - started < 5
     finally:
         the_magic(ip).display_mode = "auto"
-    assert result.success and result.result is None
     job = the_magic(ip).jobs[-1]
+    # the cell ended while its submit was still held: it waited for nothing
+    assert result.success and result.result is None
+    assert not job.done and sim.requests == [] and "later" not in ip.user_ns
+    release.set()
     job.wait(timeout=30)
     deadline = time.monotonic() + 5
     while "later" not in ip.user_ns and time.monotonic() < deadline:
         time.sleep(0.01)
     assert isinstance(ip.user_ns["later"], Result)
+    client.close()
 
 
 def test_failed_task_is_a_short_error(ip: InteractiveShell, sim: MockSimulator) -> None:
