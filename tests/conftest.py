@@ -9,12 +9,20 @@ from collections.abc import Iterator
 import pytest
 
 SIMULATOR_THREAD = "seedream-simulator-"
-_MARK_BY_FOLDER = {"browser": "browser", "notebooks": "notebook"}
+_MARK_BY_FOLDER = {
+    "unit": "unit",
+    "integration": "integration",
+    "reliability": "reliability",
+    "browser": "browser",
+    "notebooks": "notebook",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test under tests/browser is ``browser``, under tests/notebooks ``notebook``, so
-    ``-m "not browser and not notebook"`` is the fast subset whatever a file declares."""
+    """Every test is marked by its folder (tests/unit ``unit``, tests/integration
+    ``integration``, tests/reliability ``reliability``, tests/browser ``browser``,
+    tests/notebooks ``notebook``), whatever a file declares: ``-m unit`` is the fast subset,
+    ``-m "not browser"`` everything that needs no browser."""
     for item in items:
         folder = item.path.parent.name
         if folder in _MARK_BY_FOLDER:

@@ -3,10 +3,11 @@
 It answers the provider's endpoints with the provider's JSON shapes, checks requests with its
 own code written from the catalog and the API page (``checker``: it shares nothing with the
 client's ``request`` module, so a client that builds a payload the provider would refuse is
-caught), simulates realistic timing, draws procedural images at the true output size, and
-injects faults on demand, so the notebooks, tests and benchmarks exercise the real client over
-real sockets. Every image says SIMULATED: a synthetic image must never pass for a real one.
-It imports nothing of the package but ``catalog``.
+caught), simulates realistic timing, draws procedural images at the true output size (or,
+for fast tests, within ``image_side`` pixels), and injects faults on demand, so the notebooks,
+tests and benchmarks exercise the real client over real sockets. Every image says SIMULATED:
+a synthetic image must never pass for a real one. It imports nothing of the package but
+``catalog``.
 
 Use::
 
@@ -35,7 +36,8 @@ Endpoints (newest wire form, see shared/wire-examples.md):
   (``invalid_parameter``, the message starts with the field: ``resolution: ...``; an unknown
   model is ``model_not_found``), 401 missing or wrong ``Authorization: Bearer`` key (only when
   ``api_key`` is set; downloads need no key), 404 unknown task or file, 405 wrong method.
-- Every answer carries the ``catalog.SIMULATOR_HEADER`` header, ``1; speed=N``.
+- Every answer carries the ``catalog.SIMULATOR_HEADER`` header, ``1; speed=N`` (unless
+  ``simulator_header=False``: then a client takes it for the real, billed API).
 - ``callback_url`` receives a POST of the final task JSON when a task ends (completed, failed
   or cancelled); delivery failures are ignored and counted in ``stats.callbacks_failed``.
 

@@ -53,9 +53,11 @@ class Picture:
         return "image/png" if self.fmt == "png" else "image/jpeg"
 
 
-def render(picture: Picture, refs: Sequence[Reference] = ()) -> bytes:
-    """The encoded image (JPEG or PNG) at ``picture.size``."""
-    image = render_image(picture, refs, picture.size)
+def render(
+    picture: Picture, refs: Sequence[Reference] = (), size: tuple[int, int] | None = None
+) -> bytes:
+    """The encoded image (JPEG or PNG) at ``size`` (default ``picture.size``)."""
+    image = render_image(picture, refs, size or picture.size)
     out = io.BytesIO()
     if picture.fmt == "png":
         image.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL)
@@ -68,7 +70,8 @@ def render_image(picture: Picture, refs: Sequence[Reference], size: tuple[int, i
     """The picture as a PIL image at ``size`` (the true size, or smaller for previews)."""
     width, height = size
     layout = _Layout(picture, width, height)
-    scale = CANVAS_SIDE / max(width, height)
+    # Never paint more pixels than are shown: small images (previews, tests) stay cheap.
+    scale = min(CANVAS_SIDE, max(width, height)) / max(width, height)
     canvas_size = (max(8, round(width * scale)), max(8, round(height * scale)))
     small = _paint(picture, refs, canvas_size, layout)
     image = small.resize(size, Image.Resampling.BILINEAR)

@@ -66,7 +66,11 @@ class Simulator:
             config.speed, config.jitter, config.timing_seed, config.queue_seconds
         )
         self.pictures = Pictures(
-            self.lookup, lambda: self.base_url, config.url_ttl, config.cache_bytes
+            self.lookup,
+            lambda: self.base_url,
+            config.url_ttl,
+            config.cache_bytes,
+            config.image_side,
         )
         self._scheduler = Scheduler(config.capacity)
         self._tasks: dict[str, SimTask] = {}

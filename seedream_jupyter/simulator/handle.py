@@ -97,6 +97,8 @@ def start(
     wire: str = "newest",
     verbose: bool = False,
     record_limit: int = 10_000,
+    image_side: int | None = None,
+    simulator_header: bool = True,
 ) -> SimulatorHandle:
     """Start a simulator on a background thread; it is listening when this returns.
 
@@ -109,7 +111,11 @@ def start(
     it per request); ``jitter`` spreads each task's durations (lognormal sigma, 0 = exact),
     drawn from ``timing_seed``; at most ``capacity`` tasks process at once (None = no limit),
     the others stay queued; ``wire`` picks the response shapes (newest, legacy, envelope,
-    legacy+envelope); ``record_limit`` bounds how many requests ``handle.requests`` keeps.
+    legacy+envelope); ``record_limit`` bounds how many requests ``handle.requests`` keeps;
+    ``image_side`` draws result images no longer than that on their long side, aspect kept
+    (fast tests; the wire, ``task(id).size`` and the label keep the true size);
+    ``simulator_header=False`` leaves out the ``catalog.SIMULATOR_HEADER`` header, so a
+    client takes the simulator for the real, billed API (tests of budgets and confirmations).
     """
     config = SimConfig(
         speed=speed,
@@ -125,6 +131,8 @@ def start(
         wire=wire,
         verbose=verbose,
         record_limit=record_limit,
+        image_side=image_side,
+        simulator_header=simulator_header,
     )
     sim = Simulator(config)
     try:

@@ -162,6 +162,8 @@ def mock(
     wire: str = "newest",
     verbose: bool = False,
     record_limit: int = 10_000,
+    image_side: int | None = None,
+    simulator_header: bool = True,
 ) -> MockSimulator:
     """A simulator behind an ``httpx.MockTransport``: no thread, no socket (see ``start``
     for the options; ``url`` is the fake base URL its links use)."""
@@ -179,5 +181,7 @@ def mock(
         wire=wire,
         verbose=verbose,
         record_limit=record_limit,
+        image_side=image_side,
+        simulator_header=simulator_header,
     )
     return MockSimulator(Simulator(config), url.rstrip("/"))

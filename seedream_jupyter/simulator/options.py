@@ -27,6 +27,8 @@ class SimConfig:
     cache_bytes: int = 256 * 1024 * 1024
     record_limit: int = 10_000
     verbose: bool = False
+    image_side: int | None = None  # draw result images this long at most (aspect kept)
+    simulator_header: bool = True  # False: answer as the real API would, without the header
 
     def __post_init__(self) -> None:
         if not self.speed > 0:
@@ -39,6 +41,8 @@ class SimConfig:
             raise ValueError(f"jitter must be >= 0, got {self.jitter}")
         if self.capacity is not None and self.capacity < 1:
             raise ValueError(f"capacity must be >= 1 or None (unlimited), got {self.capacity}")
+        if self.image_side is not None and self.image_side < 1:
+            raise ValueError(f"image_side must be >= 1 or None (true size), got {self.image_side}")
         WireStyle.parse(self.wire)  # raises ValueError on a bad value
 
     @property

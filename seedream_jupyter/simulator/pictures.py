@@ -33,10 +33,12 @@ class Pictures:
         base_url: Callable[[], str],
         url_ttl: float,
         cache_bytes: int,
+        image_side: int | None = None,
     ) -> None:
         self._lookup = lookup
         self._base_url = base_url
         self._url_ttl = url_ttl
+        self._image_side = image_side  # None: the true size
         self.cache = ImageCache(cache_bytes, max_concurrent_draws=2)
         self._refs: OrderedDict[str, list[references.Reference]] = OrderedDict()
         self._refs_lock = threading.Lock()
@@ -74,10 +76,19 @@ class Pictures:
         """(bytes, content type) of one result image, or ``ApiFailure`` 404 / 410."""
         task = self.servable(task_id, index, extension)
         picture = self.picture(task, index)
+        size = self.drawn_size(task.size)
         data = self.cache.get_or_create(
-            (task_id, index), lambda: drawing.render(picture, self._task_references(task, 0))
+            (task_id, index),
+            lambda: drawing.render(picture, self._task_references(task, 0), size),
         )
         return data, picture.content_type
+
+    def drawn_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The pixel size result images are drawn at: the true size, or within ``image_side``
+        (the label still names the true size)."""
+        if self._image_side is None or max(size) <= self._image_side:
+            return size
+        return _fit_within(size, self._image_side)
 
     def local_size(self, url: str) -> tuple[int, int] | None:
         """The pixel size behind one of this simulator's own image links, else None."""

@@ -131,6 +131,7 @@ class Router:
             self.sim.stats.add_fault(name)
         call.record.faults = tuple(call.applied)
         call.record.status = None if reply.cut else reply.status
+        call.record.keep_reply(reply.body)
         return self._stamped(reply)
 
     def _answer(self, call: Call) -> Reply:
@@ -229,7 +230,8 @@ class Router:
 
     def _stamped(self, reply: Reply) -> Reply:
         # Clients flag results as synthetic, and poll in step with the simulated clock.
-        reply.headers[catalog.SIMULATOR_HEADER] = f"1; speed={self.sim.config.speed:g}"
+        if self.sim.config.simulator_header:
+            reply.headers[catalog.SIMULATOR_HEADER] = f"1; speed={self.sim.config.speed:g}"
         return reply
 
     def _info(self) -> dict[str, Any]:

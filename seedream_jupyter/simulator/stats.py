@@ -17,7 +17,10 @@ class RecordedRequest:
     """One request as received (headers verbatim: it never leaves the process).
 
     A body over ``MAX_RECORDED_BODY`` bytes is not kept (``body`` is empty, ``body_size`` says
-    how big it was), so a long session's uploads do not pile up in the record.
+    how big it was), so a long session's uploads do not pile up in the record. ``reply`` is the
+    body answered to an API request (JSON, as produced: a dropped answer's whole body; images
+    and bodies over ``MAX_RECORDED_BODY`` are not kept); ``answered`` is when the answer was
+    ready (wall clock, after any ``slow`` delay), so tests can see which requests overlapped.
     """
 
     method: str
@@ -30,6 +33,8 @@ class RecordedRequest:
     time: float = field(default_factory=time.time)
     status: int | None = None  # the HTTP status answered (None while in flight or dropped)
     faults: tuple[str, ...] = ()  # faults injected into this request
+    reply: bytes = field(default=b"", repr=False)
+    answered: float | None = None  # None while in flight
 
     def __post_init__(self) -> None:
         if self.body_size < 0:
@@ -39,10 +44,23 @@ class RecordedRequest:
 
     def json(self) -> Any:
         """The body parsed as JSON (None when empty or invalid)."""
-        try:
-            return json.loads(self.body) if self.body else None
-        except ValueError:
-            return None
+        return _parsed(self.body)
+
+    def reply_json(self) -> Any:
+        """The answer parsed as JSON (None when not kept, empty or invalid)."""
+        return _parsed(self.reply)
+
+    def keep_reply(self, body: bytes) -> None:
+        self.answered = time.time()
+        if self.scope not in (None, "download") and len(body) <= MAX_RECORDED_BODY:
+            self.reply = body
+
+
+def _parsed(data: bytes) -> Any:
+    try:
+        return json.loads(data) if data else None
+    except (ValueError, RecursionError):
+        return None
 
 
 class Stats:

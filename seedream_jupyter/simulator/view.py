@@ -30,7 +30,8 @@ class SimulatorView:
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received, oldest first (bounded by ``record_limit``; bodies over
-        256 KiB are counted in ``body_size`` but not kept)."""
+        256 KiB are counted in ``body_size`` but not kept), with its ``status``, the JSON it
+        was answered (``reply``, ``reply_json()``) and when (``answered``)."""
         return self._sim.stats.requests
 
     def task(self, task_id: str) -> TaskState | None:

@@ -23,6 +23,7 @@ from seedream_jupyter.simulator import MockSimulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::seedream_jupyter.api.SimulatorWarning")
 FAST = PollPolicy(first_delay=0.01, min_interval=0.01, max_interval=0.05)
+SIDE = 96  # result images are drawn this small (1K squares): the tests need files, not pixels
 RECORD_COLUMNS = {
     "prompt",
     "model",
@@ -43,7 +44,7 @@ RECORD_COLUMNS = {
 
 @pytest.fixture
 def sim() -> Iterator[MockSimulator]:
-    with simulator.mock(speed=200, jitter=0) as mocked:
+    with simulator.mock(speed=200, jitter=0, image_side=SIDE) as mocked:
         yield mocked
 
 
@@ -232,7 +233,7 @@ def test_to_records_has_one_row_per_image_with_every_column(
     assert len(rows) == 1 + 2 + 1 + 2 == sum(len(r) for r in s)
     for row in rows:
         assert RECORD_COLUMNS | {"thing", "n"} <= set(row)
-        assert row["width"] == row["height"] == 1024 and Path(row["path"]).is_file()
+        assert row["width"] == row["height"] == SIDE and Path(row["path"]).is_file()
         assert row["cost_usd"] == pytest.approx(0.0238)
     rated = [r for r in rows if r["rating"] is not None]
     assert len(rated) == 1 and rated[0]["rating"] == 5 and rated[0]["tags"] == ["keep", "blue"]
@@ -282,7 +283,7 @@ def test_scores_fill_a_column_and_a_label_under_each_cell(client: sj.Client) -> 
     s.score(lambda image, record: len(record["prompt"]), name="prompt_length")
     s.score(lambda image: image.width)  # a one-argument scorer works too, named "score"
     rows = s.to_records()
-    assert [r["prompt_length"] for r in rows] == [5, 5] and rows[0]["score"] == 1024
+    assert [r["prompt_length"] for r in rows] == [5, 5] and rows[0]["score"] == SIDE
     assert rows[0]["sharpness"] == values[0]
     plain = s.grid(thumb_side=96)
     s.scores.clear()
@@ -320,8 +321,8 @@ def test_result_json_round_trip(client: sj.Client) -> None:
     assert "sk-x" not in text
     back = sj.Result.from_json(text)
     assert back.task_id == res.task_id and back.request == res.request
-    assert back.images[0].size == res.images[0].size == (1024, 1024)
-    assert back.simulated and back.provenance["images"][0]["width"] == 1024
+    assert back.images[0].size == res.images[0].size == (SIDE, SIDE)
+    assert back.simulated and back.provenance["images"][0]["width"] == SIDE
     with pytest.raises(ValidationError):
         sj.Result.from_json('{"hello": 1}')
 

@@ -1,43 +1,56 @@
-"""``%%seedream`` / ``%seedream`` in an IPython InteractiveShell (no kernel), against the fake
-server of conftest.py (httpx.MockTransport: no sockets)."""
+"""``%%seedream`` / ``%seedream`` in an IPython InteractiveShell (no kernel), against
+``simulator.mock`` (the ``sim`` fixture: httpx.MockTransport, no sockets)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 from IPython.utils.capture import capture_output
 from PIL import Image
+from simtools import SMALL_SIDE, payloads, put_task, sim_client
 
 from seedream_jupyter import api, catalog, magic
 from seedream_jupyter.errors import TaskFailedError
 from seedream_jupyter.magic import commands as magic_commands
 from seedream_jupyter.results import Result
 from seedream_jupyter.session import session
+from seedream_jupyter.simulator import MockSimulator
 
-FakeServer = Any  # the conftest's fake QWave server (fixture ``server``)
-QUEUED = {"status": "queued", "progress": 0}
+pytestmark = pytest.mark.filterwarnings("ignore::seedream_jupyter.api.SimulatorWarning")
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 @pytest.fixture
-def ip(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
-    """A shell with the extension loaded; every job goes to the fake server."""
-    monkeypatch.setattr(session(), "client", lambda: server.client())
+def ip(sim: MockSimulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    """A shell with the extension loaded; every job goes to the simulator."""
+    clients: list[Any] = []
+
+    def client() -> Any:
+        clients.append(sim_client(sim))
+        return clients[-1]
+
+    monkeypatch.setattr(session(), "client", client)
     shell = InteractiveShell.instance()
     magic.load_ipython_extension(shell)
     yield shell
     for name in ("out", "img", "fox", "style", "refs", "later"):
         shell.user_ns.pop(name, None)
     magic.unload_ipython_extension(shell)
+    for c in clients:
+        c.close()
 
 
 def run(ip: InteractiveShell, source: str) -> tuple[ExecutionResult, Any]:
@@ -140,17 +153,17 @@ def test_help_is_generated_from_the_catalog() -> None:
     ],
 )
 def test_bad_options_are_one_line_usage_errors(
-    ip: InteractiveShell, server: FakeServer, line: str, fragment: str
+    ip: InteractiveShell, sim: MockSimulator, line: str, fragment: str
 ) -> None:
     result, captured = run(ip, f"%%seedream {line}\na red fox\n")
     assert isinstance(result.error_in_exec, UsageError)
     assert fragment in str(result.error_in_exec)
     assert "Traceback" not in captured.stdout + captured.stderr
     assert len(str(result.error_in_exec).splitlines()) == 1
-    assert server.requests == []
+    assert sim.requests == []
 
 
-def test_empty_prompt_and_missing_variables(ip: InteractiveShell, server: FakeServer) -> None:
+def test_empty_prompt_and_missing_variables(ip: InteractiveShell, sim: MockSimulator) -> None:
     result, _ = run(ip, "%%seedream\n   \n")
     assert "the cell is empty" in str(result.error_in_exec)
     result, _ = run(ip, "%%seedream\na {nobody} in snow\n")
@@ -169,7 +182,7 @@ def test_empty_prompt_and_missing_variables(ip: InteractiveShell, server: FakeSe
         assert isinstance(result.error_in_exec, UsageError), body
         assert fragment in str(result.error_in_exec), str(result.error_in_exec)
         assert "Traceback" not in captured.stdout + captured.stderr
-    assert server.requests == []
+    assert sim.requests == []
 
 
 def test_line_commands_fail_in_one_line(ip: InteractiveShell, tmp_path: Path) -> None:
@@ -191,14 +204,14 @@ def test_line_commands_fail_in_one_line(ip: InteractiveShell, tmp_path: Path) ->
 
 
 def test_dry_run_shows_payload_and_cost_and_sends_nothing(
-    ip: InteractiveShell, server: FakeServer
+    ip: InteractiveShell, sim: MockSimulator
 ) -> None:
     ip.user_ns["style"] = "ink"
     result, captured = run(
         ip, "%%seedream --dry-run -g 3 -a 16:9 out <<\na fox, {style} style, {{x}}\n"
     )
     assert result.success
-    assert server.requests == []
+    assert sim.requests == []
     text = captured.stdout
     assert "nothing sent" in text
     assert "≈ $0.0892" in text or "≈ $0.0893" in text
@@ -211,7 +224,7 @@ def test_dry_run_shows_payload_and_cost_and_sends_nothing(
 
 
 def test_images_from_a_path_a_variable_and_a_result(
-    ip: InteractiveShell, server: FakeServer, tmp_path: Path
+    ip: InteractiveShell, sim: MockSimulator, tmp_path: Path
 ) -> None:
     path = tmp_path / "sketch.png"
     Image.new("RGB", (64, 48), "white").save(path)
@@ -222,13 +235,13 @@ def test_images_from_a_path_a_variable_and_a_result(
     assert payload["action"] == "image2image"
     assert len(payload["image_urls"]) == 2
     assert all(u.startswith("data:image/png;base64,") for u in payload["image_urls"])
-    assert server.requests == []
+    assert sim.requests == []
 
 
 # -- generating -------------------------------------------------------------------------------
 
 
-def test_text_mode_stores_the_result_in_var(ip: InteractiveShell, server: FakeServer) -> None:
+def test_text_mode_stores_the_result_in_var(ip: InteractiveShell, sim: MockSimulator) -> None:
     the_magic(ip).display_mode = "text"
     try:
         result, captured = run(ip, "%%seedream -n 2 -s 7 out <<\na red fox\n")
@@ -239,8 +252,8 @@ def test_text_mode_stores_the_result_in_var(ip: InteractiveShell, server: FakeSe
     assert isinstance(out, Result)
     assert len(out.images) == 2
     assert all(isinstance(img, Image.Image) for img in out.images)
-    assert out.images[0].size == (2048, 2048)
-    assert server.payloads[0]["n"] == 2 and server.payloads[0]["seed"] == 7
+    assert out.images[0].size == (SMALL_SIDE, SMALL_SIDE)  # 2K 1:1, drawn small
+    assert payloads(sim)[0]["n"] == 2 and payloads(sim)[0]["seed"] == 7
     assert "\r" in captured.stdout and "completed" in captured.stdout
     assert result.result is None  # stored in VAR, not shown again
 
@@ -255,7 +268,13 @@ def test_text_mode_without_var_returns_the_result(ip: InteractiveShell) -> None:
     assert ip.user_ns["_"] is result.result
 
 
-def test_widget_mode_displays_a_view_then_its_static_fallback(ip: InteractiveShell) -> None:
+def test_widget_mode_displays_a_view_then_its_static_fallback(
+    ip: InteractiveShell, make_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    importlib.import_module("seedream_jupyter.display.taskview")  # not imported mid-cell
+    sim = make_sim(queue_seconds=0.2)  # still running when its view is first shown
+    client = sim_client(sim)
+    monkeypatch.setattr(session(), "client", lambda: client)
     the_magic(ip).display_mode = "widget"
     try:
         result, captured = run(ip, "%%seedream -a 16:9\na red fox\n")
@@ -264,7 +283,7 @@ def test_widget_mode_displays_a_view_then_its_static_fallback(ip: InteractiveShe
     assert result.success, result.error_in_exec
     assert result.result is None  # the view is the output; no second copy of the images
     value = ip.user_ns["_"]
-    assert isinstance(value, Result) and value.images[0].size == (2560, 1440)
+    assert isinstance(value, Result) and value.images[0].size == (SMALL_SIDE, 36)  # 16:9
     outputs = captured.outputs
     assert len(outputs) >= 2
     first, last = outputs[0], outputs[-1]
@@ -272,27 +291,40 @@ def test_widget_mode_displays_a_view_then_its_static_fallback(ip: InteractiveShe
     assert WIDGET_MIME in last.data and "image/jpeg" in last.data
     assert last.update  # the same output, updated in place
     assert value.task_id in last.data["text/plain"]
+    client.close()
 
 
-def test_background_returns_at_once_and_fills_var(ip: InteractiveShell, server: FakeServer) -> None:
+def test_background_returns_at_once_and_fills_var(
+    ip: InteractiveShell, sim: MockSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+
+    async def held(request: httpx.Request) -> httpx.Response:  # a gate: the simulator answers
+        await asyncio.to_thread(release.wait, 30)  # once the test lets the submit through
+        return await sim.transport.handle_async_request(request)
+
+    client = sim_client(sim, transport=httpx.MockTransport(held))
+    monkeypatch.setattr(session(), "client", lambda: client)
     the_magic(ip).display_mode = "widget"
     try:
-        started = time.monotonic()
         result, _ = run(ip, "%%seedream --background later <<\na red fox\n")
-        assert time.monotonic() - started < 5
     finally:
         the_magic(ip).display_mode = "auto"
-    assert result.success and result.result is None
     job = the_magic(ip).jobs[-1]
+    # the cell ended while its submit was still held: it waited for nothing
+    assert result.success and result.result is None
+    assert not job.done and sim.requests == [] and "later" not in ip.user_ns
+    release.set()
     job.wait(timeout=30)
     deadline = time.monotonic() + 5
     while "later" not in ip.user_ns and time.monotonic() < deadline:
         time.sleep(0.01)
     assert isinstance(ip.user_ns["later"], Result)
+    client.close()
 
 
-def test_failed_task_is_a_short_error(ip: InteractiveShell, server: FakeServer) -> None:
-    server.fail_prompts["a forbidden fox"] = ("content_filter", "the prompt was refused")
+def test_failed_task_is_a_short_error(ip: InteractiveShell, sim: MockSimulator) -> None:
+    sim.set_faults("fail")
     the_magic(ip).display_mode = "widget"
     try:
         result, captured = run(ip, "%%seedream\na forbidden fox\n")
@@ -300,16 +332,20 @@ def test_failed_task_is_a_short_error(ip: InteractiveShell, server: FakeServer) 
         the_magic(ip).display_mode = "auto"
     assert isinstance(result.error_in_exec, TaskFailedError)
     shown = captured.stdout + captured.stderr
-    assert "the prompt was refused" in shown
+    (task_id,) = sim.task_ids()
+    state = sim.task(task_id)
+    assert state is not None and state.json["error"]["message"] in shown
     assert "Traceback" not in shown and "File " not in shown
     assert "rephrase" in shown
 
 
 @pytest.mark.parametrize("mode", ["widget", "text"])
 def test_interrupt_cancels_a_queued_task_and_prints_one_line(
-    ip: InteractiveShell, server: FakeServer, monkeypatch: pytest.MonkeyPatch, mode: str
+    ip: InteractiveShell, make_sim: Any, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    server.script = [QUEUED]
+    sim = make_sim(queue_seconds=30)  # it stays queued
+    client = sim_client(sim)
+    monkeypatch.setattr(session(), "client", lambda: client)
     real_wait = api.Job.wait
 
     def interrupted_wait(job: api.Job, timeout: float | None = None) -> Result:
@@ -331,13 +367,14 @@ def test_interrupt_cancels_a_queued_task_and_prints_one_line(
     assert len(lines) == 1
     assert captured.stdout.count("refunded") == 1  # said once
     assert "cancelled" in lines[0] and "refunded" in lines[0]
-    assert len(server.cancels) == 1
+    assert sim.stats.cancels == 1 and sim.stats.cancelled == 1
     job = the_magic(ip).jobs[-1]
     assert job.task_id in lines[0]
     assert job.state == "cancelled"
     assert "Traceback" not in captured.stdout + captured.stderr
     ok, _ = run(ip, "1 + 1")
     assert ok.result == 2
+    client.close()
 
 
 # -- line commands ----------------------------------------------------------------------------
@@ -355,11 +392,15 @@ def test_models_and_config_commands(ip: InteractiveShell, monkeypatch: pytest.Mo
     assert "model" in captured.stdout and "thumbnail_size" in captured.stdout
 
 
-def test_status_and_cancel_commands(ip: InteractiveShell, server: FakeServer) -> None:
-    task_id = server.create_task()
+def test_status_and_cancel_commands(
+    ip: InteractiveShell, make_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = make_sim(queue_seconds=30)
+    client = sim_client(sim)
+    monkeypatch.setattr(session(), "client", lambda: client)
+    task_id = put_task(sim)
     _, captured = run(ip, f"%seedream status {task_id}")
     assert task_id in captured.stdout and "queued" in captured.stdout
-    server.tasks[task_id]["status"] = "queued"
     _, captured = run(ip, f"%seedream cancel {task_id}")
     assert "cancelled" in captured.stdout and "refunded" in captured.stdout
     result, _ = run(ip, f"%seedream cancel {task_id}")
@@ -367,6 +408,8 @@ def test_status_and_cancel_commands(ip: InteractiveShell, server: FakeServer) ->
     assert "only queued tasks" in str(result.error_in_exec)
     result, _ = run(ip, "%seedream status task-nope")
     assert "does not know" in str(result.error_in_exec)
+    client.close()
+    assert sim.stats.cancelled == 1 and sim.stats.cancels == 2
 
 
 def test_unknown_and_malformed_commands(ip: InteractiveShell) -> None:
@@ -400,7 +443,7 @@ def test_simulator_status_when_not_running(
     assert "start, stop or status" in str(result.error_in_exec)
 
 
-def test_history_commands(ip: InteractiveShell, server: FakeServer, tmp_path: Path) -> None:
+def test_history_commands(ip: InteractiveShell, sim: MockSimulator, tmp_path: Path) -> None:
     the_magic(ip).display_mode = "text"
     try:
         run(ip, "%%seedream -s 5 out <<\na red fox\n")
@@ -422,17 +465,18 @@ def test_history_commands(ip: InteractiveShell, server: FakeServer, tmp_path: Pa
 
 
 def test_a_percent_config_budget_holds_for_helpers_and_the_panel(
-    ip: InteractiveShell, server: FakeServer
+    ip: InteractiveShell, sim: MockSimulator
 ) -> None:
     import seedream_jupyter as sj
     from seedream_jupyter.panel import Panel
 
+    client = sim_client(sim)
     run(ip, "%config SeedreamMagic.budget_usd = 0.001")
     try:
         assert session().budget_usd() == 0.001
         with pytest.raises(sj.BudgetExceededError, match="budget"):
-            sj.generate("a fox", client=server.client())  # not only %%seedream
-        panel = Panel(client=server.client())
+            sj.generate("a fox", client=client)  # not only %%seedream
+        panel = Panel(client=client)
         panel.form.prompt.value = "a fox"
         job = panel.generate().job  # type: ignore[union-attr]
         with contextlib.suppress(Exception):
@@ -440,14 +484,15 @@ def test_a_percent_config_budget_holds_for_helpers_and_the_panel(
         assert job.state == "error" and "budget" in str(job.error)
         result, _ = run(ip, "%%seedream\na fox\n")
         assert not result.success
-        assert server.submits == []
+        assert sim.requests == []
     finally:
         run(ip, "%config SeedreamMagic.budget_usd = None")
+        client.close()
     assert session().budget_usd() is None
 
 
 def test_a_percent_config_model_reaches_the_panel_and_the_helpers(
-    ip: InteractiveShell, server: FakeServer
+    ip: InteractiveShell, sim: MockSimulator
 ) -> None:
     import seedream_jupyter as sj
     from seedream_jupyter.panel import Panel
@@ -456,11 +501,13 @@ def test_a_percent_config_model_reaches_the_panel_and_the_helpers(
     run(ip, '%config SeedreamMagic.resolution = "1K"')
     assert Panel("a fox").request().model == "doubao-seedream-4.0"
     assert Panel().form.resolution.value == "1K"
-    result = sj.generate("a fox", client=server.client(), cache=False)
+    client = sim_client(sim)
+    result = sj.generate("a fox", client=client, cache=False)
     assert result.model == "doubao-seedream-4.0"
-    assert server.payloads[-1]["model"] == "doubao-seedream-4.0"
-    assert server.payloads[-1]["resolution"] == "1K"
-    batch = sj.batch(["an owl"], client=server.client())
-    assert server.payloads[-1]["model"] == "doubao-seedream-4.0" and len(batch) == 1
-    explicit = sj.generate("a heron", model="4.5", resolution="2K", client=server.client())
+    assert payloads(sim)[-1]["model"] == "doubao-seedream-4.0"
+    assert payloads(sim)[-1]["resolution"] == "1K"
+    batch = sj.batch(["an owl"], client=client)
+    assert payloads(sim)[-1]["model"] == "doubao-seedream-4.0" and len(batch) == 1
+    explicit = sj.generate("a heron", model="4.5", resolution="2K", client=client)
+    client.close()
     assert explicit.model == "doubao-seedream-4.5"  # an argument beats %config

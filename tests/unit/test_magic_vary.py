@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::seedream_jupyter.api.SimulatorW
 
 @pytest.fixture
 def sim() -> Iterator[MockSimulator]:
-    with simulator.mock(speed=200, jitter=0) as mocked:
+    with simulator.mock(speed=200, jitter=0, image_side=64) as mocked:  # small: fast
         yield mocked
 
 

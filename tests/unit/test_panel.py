@@ -1,7 +1,7 @@
 """The panel at the Python level: form → request, catalog-driven choices, runs, errors.
 
-Runs go through the real ``api.start`` / ``Job`` / ``TaskView`` against the fake QWave
-server of ``conftest.py`` (``httpx.MockTransport``): no kernel, no network.
+Runs go through the real ``api.start`` / ``Job`` / ``TaskView`` against ``simulator.mock``
+(the ``sim`` fixture, an ``httpx.MockTransport``): no kernel, no network.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from simtools import first, of_scope, payloads, sim_client, stub_before
 
 from seedream_jupyter import api, catalog
 from seedream_jupyter.panel import Panel, PanelRun
@@ -26,7 +27,9 @@ from seedream_jupyter.panel.choices import why_not
 from seedream_jupyter.panel.form import PanelForm
 from seedream_jupyter.panel.prompt import PromptArea
 from seedream_jupyter.results import Result
+from seedream_jupyter.simulator import MockSimulator
 
+pytestmark = pytest.mark.filterwarnings("ignore::seedream_jupyter.api.SimulatorWarning")
 XSS = "<img src=x onerror=alert(1)>"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -55,8 +58,19 @@ def finish(run: PanelRun | None, timeout: float = 10) -> PanelRun:
 
 
 @pytest.fixture
-def panel(server: Any) -> Panel:
-    return Panel(client=server.client())
+def panel(sim: MockSimulator) -> Any:
+    client = sim_client(sim)
+    yield Panel(client=client)
+    client.close()
+
+
+@pytest.fixture
+def queued(make_sim: Callable[..., MockSimulator]) -> Any:
+    """A panel whose tasks stay queued (for 30 s), and its simulator."""
+    sim = make_sim(queue_seconds=30)
+    client = sim_client(sim)
+    yield Panel(client=client), sim
+    client.close()
 
 
 @pytest.fixture
@@ -253,7 +267,9 @@ def test_url_references(panel: Panel) -> None:
 # -- generating ---------------------------------------------------------------------------------
 
 
-def test_generate_runs_in_the_background_and_records_results(panel: Panel, server: Any) -> None:
+def test_generate_runs_in_the_background_and_records_results(
+    panel: Panel, sim: MockSimulator
+) -> None:
     panel.form.prompt.value = "a red fox"
     run = panel.generate()
     assert run is not None  # Generate returned at once; the job runs on the loop thread
@@ -264,12 +280,12 @@ def test_generate_runs_in_the_background_and_records_results(panel: Panel, serve
     assert panel.last is run.result
     assert run.label.value == "1 image · panel.results[0]"
     assert not run.to_variable.disabled and not run.save.disabled
-    assert len(server.submits) == 1
-    assert server.payloads[0]["prompt"] == "a red fox"
+    assert sim.stats.submits == 1
+    assert payloads(sim)[0]["prompt"] == "a red fox"
 
 
-def test_several_runs_in_flight_newest_first(panel: Panel, server: Any) -> None:
-    server.script = [{"status": "queued", "progress": 0}]  # they stay queued
+def test_several_runs_in_flight_newest_first(queued: Any) -> None:
+    panel, sim = queued  # they stay queued
     panel.form.prompt.value = "first"
     first = panel.generate()
     panel.form.prompt.value = "second"
@@ -282,27 +298,27 @@ def test_several_runs_in_flight_newest_first(panel: Panel, server: Any) -> None:
         assert "queued and has been cancelled" in submitted(run).view.cancel()
         finish(run)
         assert run.job.state == "cancelled"
-    assert len(server.cancels) == 2
+    assert sim.stats.cancels == 2 and sim.stats.cancelled == 2
     assert panel.results == []
 
 
-def test_cancel_button_message_cancels_a_queued_task(panel: Panel, server: Any) -> None:
-    server.script = [{"status": "queued", "progress": 0}]
+def test_cancel_button_message_cancels_a_queued_task(queued: Any) -> None:
+    panel, sim = queued
     panel.form.prompt.value = "slow"
     run = submitted(panel.generate())
     run.view._handle_msg(front_end_msg({"type": "cancel"}))  # what the Cancel button sends
     finish(run)
     assert run.job.state == "cancelled"
-    assert len(server.cancels) == 1
+    assert [r.path for r in of_scope(sim, "cancel")] == [f"/v1/tasks/{run.job.task_id}/cancel"]
     assert run.label.value == "cancelled: no images"
 
 
-def test_ctrl_enter_in_the_prompt_generates(panel: Panel, server: Any) -> None:
+def test_ctrl_enter_in_the_prompt_generates(panel: Panel, sim: MockSimulator) -> None:
     panel.form.prompt.value = "from the keyboard"
     panel.form.prompt._handle_msg(front_end_msg({"type": "submit"}))
     assert len(panel.runs) == 1
     finish(panel.runs[0])
-    assert server.payloads[0]["prompt"] == "from the keyboard"
+    assert payloads(sim)[0]["prompt"] == "from the keyboard"
 
 
 def test_prompt_area_is_an_anywidget_with_a_text_value() -> None:
@@ -321,7 +337,7 @@ def test_prompt_area_is_an_anywidget_with_a_text_value() -> None:
 # -- errors -------------------------------------------------------------------------------------
 
 
-def test_validation_errors_are_shown_and_nothing_is_sent(panel: Panel, server: Any) -> None:
+def test_validation_errors_are_shown_and_nothing_is_sent(panel: Panel, sim: MockSimulator) -> None:
     assert panel.generate() is None
     assert "Not sent — prompt" in panel.message.value
     panel.form.prompt.value = "make it blue"
@@ -329,40 +345,59 @@ def test_validation_errors_are_shown_and_nothing_is_sent(panel: Panel, server: A
     panel.generate_button.click()
     assert "Not sent — images" in panel.message.value
     assert "takes at least one, at most 14 reference images" in panel.message.value
-    assert server.submits == []
+    assert sim.requests == []
     assert panel.runs == []
 
 
-@pytest.mark.parametrize(
-    ("status", "code", "expected"),
-    [
-        (401, "invalid_api_key", "WAVE_API_KEY"),
-        (402, "insufficient_balance", "top up"),
-    ],
-)
-def test_auth_and_balance_errors_are_readable_and_the_panel_lives_on(
-    panel: Panel, server: Any, status: int, code: str, expected: str
+def test_a_refused_key_is_readable_and_the_panel_lives_on(
+    make_sim: Callable[..., MockSimulator],
 ) -> None:
-    server.fault(
-        "POST", "/v1/tasks", httpx.Response(status, json={"error": {"message": "no", "code": code}})
-    )
+    sim = make_sim(api_key="sk-the-servers-own-key")
+    refused = sim_client(sim)  # the test key: HTTP 401
+    panel = Panel(client=refused)
     panel.form.prompt.value = "a fox"
     run = finish(panel.generate())
     assert run.job.state == "error"
-    assert f"HTTP {status}" in run.view.error
-    assert expected.lower() in (run.view.error + run.view.hint).lower()
+    assert "HTTP 401" in run.view.error
+    assert "wave_api_key" in (run.view.error + run.view.hint).lower()
+    assert run.label.value == "error: no images"
+    assert sim.stats.unauthorized == 1 and sim.task_ids() == []
+    accepted = sim_client(sim, api_key="sk-the-servers-own-key")
+    panel.client = accepted  # the user fixes the key: the panel keeps working
+    again = finish(panel.generate())
+    assert again.job.state == "completed"
+    assert panel.results == [again.result]
+    refused.close()
+    accepted.close()
+
+
+def test_insufficient_balance_is_readable_and_the_panel_lives_on(sim: MockSimulator) -> None:
+    def no_balance(request: httpx.Request) -> httpx.Response:  # stub: the simulator never bills
+        body = {"error": {"message": "no", "code": "insufficient_balance"}}
+        return httpx.Response(402, json=body)
+
+    client = sim_client(sim, transport=stub_before(sim, first(1, no_balance, "submit")))
+    panel = Panel(client=client)
+    panel.form.prompt.value = "a fox"
+    run = finish(panel.generate())
+    assert run.job.state == "error"
+    assert "HTTP 402" in run.view.error
+    assert "top up" in (run.view.error + run.view.hint).lower()
     assert run.label.value == "error: no images"
     again = finish(panel.generate())  # the panel keeps working
     assert again.job.state == "completed"
-    assert panel.results == [again.result]
+    assert panel.results == [again.result] and sim.stats.submits == 1
+    client.close()
 
 
-def test_failed_task_shows_the_server_message(panel: Panel, server: Any) -> None:
-    server.fail_prompts[f"sad {XSS}"] = ("content_policy", f"refused: {XSS}")
+def test_failed_task_shows_the_server_message(panel: Panel, sim: MockSimulator) -> None:
+    sim.set_faults("fail")
     panel.form.prompt.value = f"sad {XSS}"
     run = finish(panel.generate())
     assert run.job.state == "failed"
-    assert "refused" in run.view.error and "content_policy" in run.view.error
+    state = sim.task(run.job.task_id or "")
+    assert state is not None and state.json["error"]["message"] in run.view.error
+    assert "task_failed" in run.view.error
     assert run.view.hint
     assert panel.results == []
 
@@ -409,8 +444,8 @@ def test_save_a_result_to_disk(panel: Panel, tmp_path: Path) -> None:
     assert "saved 2 files to" in run.message.value
 
 
-def test_controls_wait_for_a_result(panel: Panel, server: Any) -> None:
-    server.script = [{"status": "queued", "progress": 0}]
+def test_controls_wait_for_a_result(queued: Any) -> None:
+    panel, _ = queued
     panel.form.prompt.value = "slow"
     run = panel.generate()
     assert run is not None
@@ -442,7 +477,7 @@ def test_leaving_group_undoes_the_automatic_group_size() -> None:
 
 
 def test_simulated_banner_only_without_a_key(panel: Panel) -> None:
-    assert panel.banner.value == ""  # the fake server's client has a key
+    assert panel.banner.value == ""  # its client has a key
     embedded = Panel()  # no WAVE_API_KEY: the embedded simulator would serve
     assert "SIMULATED" in embedded.banner.value
 
@@ -502,7 +537,8 @@ def test_a_saved_notebook_keeps_a_contact_sheet_of_the_runs(panel: Panel) -> Non
         sheet = Image.open(io.BytesIO(base64.b64decode(update.data["image/jpeg"])))
         count = sum(len(r.job.result or ()) for r in runs)
         assert sheet.format == "JPEG" and sheet.width > sheet.height * (count - 0.5)
-        assert update.metadata["image/jpeg"]["alt"].startswith("Seedream panel:")
+        # simulated images say so, even in the alt text
+        assert update.metadata["image/jpeg"]["alt"].startswith("[SIMULATED] Seedream panel:")
 
 
 def test_prefilled_panel() -> None:

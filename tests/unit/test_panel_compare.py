@@ -21,7 +21,7 @@ FAST = PollPolicy(first_delay=0.01, min_interval=0.01, max_interval=0.05)
 
 @pytest.fixture
 def sim() -> Iterator[MockSimulator]:
-    with simulator.mock(speed=200, jitter=0) as mocked:
+    with simulator.mock(speed=200, jitter=0, image_side=64) as mocked:  # small: fast
         yield mocked
 
 

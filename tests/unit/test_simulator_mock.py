@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from simtools import max_overlap, request_spans
 
 from seedream_jupyter import catalog, simulator
 from seedream_jupyter.simulator import MockSimulator
@@ -156,15 +157,16 @@ def test_slow_sleeps_sync_and_async() -> None:
         assert http.get(f"/v1/tasks/{task_id}").status_code == 200
         assert time.monotonic() - started >= 0.2
 
-    async def poll() -> float:
-        with simulator.mock(faults="slow@get~0.2") as async_sim:
-            async with async_sim.async_client() as client:
-                async_id = (await client.post("/v1/tasks", json=BODY)).json()["task_id"]
-                began = time.monotonic()
-                await asyncio.gather(*(client.get(f"/v1/tasks/{async_id}") for _ in range(5)))
-                return time.monotonic() - began
+    async def poll(async_sim: MockSimulator) -> float:
+        async with async_sim.async_client() as client:
+            async_id = (await client.post("/v1/tasks", json=BODY)).json()["task_id"]
+            began = time.monotonic()
+            await asyncio.gather(*(client.get(f"/v1/tasks/{async_id}") for _ in range(5)))
+            return time.monotonic() - began
 
-    assert 0.2 <= asyncio.run(poll()) < 0.6  # five slow polls wait side by side
+    with simulator.mock(faults="slow@get~0.2") as async_sim:
+        assert asyncio.run(poll(async_sim)) >= 0.2
+    assert max_overlap(request_spans(async_sim, "get")) == 5  # five slow polls side by side
 
 
 @pytest.mark.parametrize(
@@ -183,7 +185,12 @@ def test_answer_faults_are_the_same_as_over_sockets(spec: str, check: Any) -> No
 
 @pytest.mark.parametrize(
     ("options", "needle"),
-    [({"jitter": -0.1}, "jitter"), ({"capacity": 0}, "capacity"), ({"speed": 0}, "speed")],
+    [
+        ({"jitter": -0.1}, "jitter"),
+        ({"capacity": 0}, "capacity"),
+        ({"speed": 0}, "speed"),
+        ({"image_side": 0}, "image_side"),
+    ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):

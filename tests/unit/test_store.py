@@ -500,7 +500,7 @@ def test_prune_without_filter_only_removes_orphans(store: Store) -> None:
 
 # -- several writers -----------------------------------------------------------------------------
 def _writer(home: str, worker: int, count: int, start: object) -> None:
-    start.wait()  # type: ignore[attr-defined]
+    start.wait(60)  # type: ignore[attr-defined]  # every process imported: all begin at once
     db = Store(home)
     request = GenerationRequest(prompt=f"worker {worker}", seed=worker)
     png = image_bytes("PNG", (8, 8), seed=worker)
@@ -519,13 +519,12 @@ def _writer(home: str, worker: int, count: int, start: object) -> None:
 def test_four_processes_writing_at_once_lose_nothing(home: Path) -> None:
     count = 150
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
+    start = ctx.Barrier(5)  # the four writers and this process
     procs = [ctx.Process(target=_writer, args=(str(home), w, count, start)) for w in range(4)]
     for proc in procs:
         proc.start()
-    time.sleep(0.5)  # let every process import and reach the barrier
+    start.wait(60)
     began = time.perf_counter()
-    start.set()
     for proc in procs:
         proc.join(120)
         assert proc.exitcode == 0
