@@ -2,7 +2,8 @@
 
 ``mock(**options)`` takes ``start``'s options (but ``host`` / ``port``) and returns a
 ``MockSimulator`` with ``.transport`` (for ``httpx.Client`` and ``httpx.AsyncClient`` alike),
-``.url`` (``http://simulator.test``) and the inspection API of ``SimulatorHandle``. Timing,
+``.url`` (``http://127.0.0.1:9``: never contacted; on loopback like every simulator, which is
+where clients believe a server saying it is one) and the inspection API of ``SimulatorHandle``. Timing,
 validation, wire shapes and faults are the socket server's; faults that need a socket become
 the httpx exceptions a real connection would raise:
 
@@ -31,7 +32,7 @@ from .router import Router
 from .timing import DEFAULT_CAPACITY, DEFAULT_JITTER
 from .view import SimulatorView
 
-MOCK_URL: Final = "http://simulator.test"
+MOCK_URL: Final = "http://127.0.0.1:9"
 ENDLESS_LIMIT_BYTES: Final = 16 * 1024 * 1024
 
 

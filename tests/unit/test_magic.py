@@ -191,7 +191,7 @@ def test_line_commands_fail_in_one_line(ip: InteractiveShell, tmp_path: Path) ->
     for line, fragment in (
         ("%seedream show task-nosuch", "no task 'task-nosuch' in the history"),
         ("%seedream history 99999999999999999999", "between 1 and 1000000"),
-        (f"%seedream export {taken}", "File exists"),
+        (f"%seedream export {taken}", "a folder (this is a file)"),
     ):
         result, captured = run(ip, line)
         assert fragment in str(result.error_in_exec), line
