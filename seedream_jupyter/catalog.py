@@ -44,6 +44,8 @@ _SIZE_4K = ((4096, 4096), (4704, 3520), (5504, 3040), (4992, 3328), (6240, 2656)
 
 MIN_IMAGES: Final = 1
 MAX_IMAGES: Final = 15  # n (inferred, see LIMITS) and group size (stated), per request
+# Not stated by the provider (inferred): a guard against a pasted file, far above any prompt.
+MAX_PROMPT_CHARS: Final = 10_000
 MIN_SEED: Final = -1
 MAX_SEED: Final = 2_147_483_647
 RANDOM_SEED: Final = -1

@@ -88,6 +88,9 @@ def _pil_to_uri(img: PILImage.Image, field: str) -> str:
         raise ValidationError(
             field, shown, f"the image does not decode ({exc}): its file is truncated or corrupt"
         ) from None
+    original = _unchanged_file_bytes(img)
+    if original is not None:  # the file as it is: no 20 MB PNG of a 3 MB JPEG
+        return _bytes_to_uri(original, field, Path(str(getattr(img, "filename", ""))).name)
     img = _pixels.pil_pixels(img, field)
     buffer = io.BytesIO()
     img.save(buffer, format="PNG", optimize=False)
@@ -97,6 +100,29 @@ def _pil_to_uri(img: PILImage.Image, field: str) -> str:
         img.convert("RGB").save(buffer, format="JPEG", quality=92)
         data = buffer.getvalue()
     return _bytes_to_uri(data, field, f"{img.width}x{img.height} image")
+
+
+def _unchanged_file_bytes(img: PILImage.Image) -> bytes | None:
+    """The bytes of the file a PIL image was opened from, when its pixels are still exactly
+    the file's (a Result's image, ``Image.open(path)``): sending them re-encodes nothing. A
+    PIL image is mutable, so the file is decoded again and compared, pixel for pixel."""
+    from PIL import Image
+
+    filename = getattr(img, "filename", "")
+    if not filename or img.format not in ("JPEG", "PNG", "WEBP"):
+        return None
+    try:
+        data = Path(filename).read_bytes()
+        if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:
+            return None
+        with Image.open(io.BytesIO(data)) as fresh:
+            fresh.load()
+            same = fresh.mode == img.mode and fresh.size == img.size
+            if same and fresh.tobytes() == img.tobytes():
+                return data
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return None
 
 
 def _data_uri_to_checked(url: str, index: int) -> str:

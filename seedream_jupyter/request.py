@@ -100,7 +100,14 @@ def check_image_url(url: object, index: int) -> None:
 
 
 def _check_prompt_text(prompt: str) -> None:
-    """Text that can travel as UTF-8 JSON, and that does not hold the API key."""
+    """Text that can travel as UTF-8 JSON, of a sane length, and that does not hold the key."""
+    if len(prompt) > catalog.MAX_PROMPT_CHARS:
+        raise _fail(
+            "prompt",
+            f"<{len(prompt):,} characters>",
+            f"at most {catalog.MAX_PROMPT_CHARS:,} characters (a limit of this package: the "
+            "provider states none); shorten it",
+        )
     for index, char in enumerate(prompt):
         if "\ud800" <= char <= "\udfff":
             raise _fail(

@@ -56,7 +56,8 @@ class NotebookFrontend:
         return LiveGrid(plan)
 
     def notice(self, text: str) -> None:
-        from IPython.display import HTML, display
+        from IPython.core.display import HTML
+        from IPython.display import display
 
         markup = f'<div class="sj-notice" style="{NOTICE_STYLE}">{html.escape(text)}</div>'
         display(HTML(markup), metadata={"text/plain": text})  # type: ignore[no-untyped-call,unused-ignore]

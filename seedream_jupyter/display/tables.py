@@ -117,7 +117,7 @@ def history_html(records: HistoryList) -> str:
                 )
         prompt = " ".join((rec.prompt or "").split())
         short = prompt if len(prompt) <= PROMPT_CHARS else prompt[: PROMPT_CHARS - 1] + "…"
-        status = html.escape(rec.status)
+        status = html.escape(rec.status_text)
         if rec.error_message and rec.status != "completed":
             status += f' <span title="{html.escape(rec.error_message)}">ⓘ</span>'
         kind = '<span class="sj-sim">SIMULATED</span>' if rec.simulated else "real"

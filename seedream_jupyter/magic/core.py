@@ -261,6 +261,11 @@ class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
         if args.help:
             print(help_text())
             return None
+        if args.vary and args.background:
+            raise UsageError(
+                "%%seedream: --background does not apply to --vary: a sweep runs while its grid "
+                "fills in the cell; drop --background (sj.sweep in a thread runs one unseen)"
+            )
         if args.vary:  # a sweep: the cell body is its template
             from .vary import run_sweep
 

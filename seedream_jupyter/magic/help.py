@@ -82,7 +82,7 @@ showing live progress: Cancel cancels a queued task (refunded); once the server 
 started it, Stop waiting frees the kernel (the task goes on and its images are saved when
 it completes). Interrupting the kernel (■) does the same. With no WAVE_API_KEY the
 embedded simulator answers, and every image and view says SIMULATED.
-In terminal IPython, end the cell with an empty line (Enter twice after the prompt).
+In terminal IPython, end the cell with two empty lines (Enter three times after the prompt).
 
 {usage}
 Models:

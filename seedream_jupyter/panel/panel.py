@@ -24,6 +24,7 @@ import html
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -52,6 +53,7 @@ __all__ = ["Panel", "PanelRun"]
 
 logger = logging.getLogger("seedream_jupyter")
 DEFAULT_SAVE_DIR: Final = "seedream-images"
+DOUBLE_CLICK_SECONDS: Final = 2.0  # the same request again this soon, unsent yet: a double click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -156,6 +158,16 @@ class Panel:
         except ValidationError as exc:
             self.message.value = message_html(describe_error(exc), "error")
             self._refresh_request()  # the error is said once, here: not again in the request
+            return None
+        newest = self.runs[-1] if self.runs else None
+        if (  # a double click: the same request, still being sent, is not paid for twice
+            newest is not None
+            and newest.job.request == request
+            and newest.job.task_id is None
+            and not newest.job.done
+            and time.time() - newest.job.started_at < DOUBLE_CLICK_SECONDS
+        ):
+            self.message.value = message_html("already sending this request (a double click?)")
             return None
         job = api.start(
             request,

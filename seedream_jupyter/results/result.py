@@ -139,15 +139,25 @@ class Result:
         files on disk, then bytes (nothing is decoded or read here)."""
         if self._images is not None:
             return list(self._images)
-        if self.paths and len(self.paths) == len(self) and all(p.is_file() for p in self.paths):
+        if self._paths_complete():
             return list(self.paths)
         return list(self._raw())
+
+    def _paths_complete(self) -> bool:
+        return (
+            bool(self.paths)
+            and len(self.paths) == len(self)
+            and all(p.is_file() for p in self.paths)
+        )
 
     @property
     def images(self) -> list[PILImage.Image]:
         """The images as PIL images, decoded on first access, in order."""
         if self._images is None:
-            decoded = [_images.decode(data) for data in self._raw()]
+            # from the files when they are all there: nothing read into memory twice, and an
+            # image keeps its file (an unchanged one is then sent as that file, not re-encoded)
+            on_disk = self._paths_complete()
+            decoded = [_images.decode(x) for x in (self.paths if on_disk else self._raw())]
             for index, img in enumerate(decoded):
                 img.info[INFO_TASK_ID], img.info[INFO_INDEX] = self.task_id, index
             self._images = decoded

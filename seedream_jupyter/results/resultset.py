@@ -145,7 +145,13 @@ class ResultSet(list[Result]):
         function's name). Returns them in record order. See ``sj.scores``."""
         column = scorer_name(fn, name)
         with_record = _takes_record(fn)
-        records = iter(self.to_records())
+        rows = self.to_records()
+        taken = (set(rows[0]) if rows else set()) - set(self.scores)
+        if column in taken:  # a score must not overwrite the record it describes
+            raise errors.ValidationError(
+                "name", column, "a column of to_records() already has this name; pick another"
+            )
+        records = iter(rows)
         values: dict[tuple[int, int], float] = {}
         for position, result in enumerate(self):
             for index, source in enumerate(result.sources()):

@@ -3,9 +3,9 @@
 ``mock(**options)`` takes ``start``'s options (but ``host`` / ``port``) and returns a
 ``MockSimulator`` with ``.transport`` (for ``httpx.Client`` and ``httpx.AsyncClient`` alike),
 ``.url`` (``http://127.0.0.1:9``: never contacted; on loopback like every simulator, which is
-where clients believe a server saying it is one) and the inspection API of ``SimulatorHandle``. Timing,
-validation, wire shapes and faults are the socket server's; faults that need a socket become
-the httpx exceptions a real connection would raise:
+where clients believe a server saying it is one) and the inspection API of ``SimulatorHandle``.
+Timing, validation, wire shapes and faults are the socket server's; faults that need a socket
+become the httpx exceptions a real connection would raise:
 
 - ``slow``: ``time.sleep`` (sync client) or ``asyncio.sleep`` (async client) before answering.
 - ``drop`` / ``truncate``: the status and headers arrive, then reading the body raises

@@ -16,7 +16,7 @@ from typing import Final, TypeVar
 
 from .. import config
 from ..errors import HistoryError, SeedreamError
-from .schema import BUSY_TIMEOUT_SECONDS, DB_NAME, migrate
+from .schema import BUSY_TIMEOUT_SECONDS, DB_NAME, check_version, migrate
 
 F = TypeVar("F", bound=Callable[..., object])
 # A submit is refused below this much free space: its images could not be saved.
@@ -89,16 +89,30 @@ class StoreBase:
         self.home: Path = config.home_dir(home).expanduser().resolve()
         self.db_path = self.home / DB_NAME
         self._local = threading.local()
+        # A history on a read-only disk can still be read (its images loaded, its spend
+        # listed); every write, a submit's intent first, is then refused with HistoryError.
+        self.read_only = self.db_path.is_file() and not os.access(self.home, os.W_OK)
         with translated(self.home, "opened"):
-            self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            migrate(self._conn(), self.home, self._tx)
+            if self.read_only:
+                check_version(self._conn(), self.home)
+            else:
+                self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+                migrate(self._conn(), self.home, self._tx)
 
     def __repr__(self) -> str:
         return f"Store({str(self.home)!r})"
 
     # -- connections -------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        if self.read_only:
+            # no -wal file: nothing unsaved, and "immutable" needs no -shm it could not create
+            wal = self.db_path.with_name(self.db_path.name + "-wal").exists()
+            uri = f"{self.db_path.as_uri()}?mode=ro{'' if wal else '&immutable=1'}"
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            )
+        else:
+            conn = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         conn.execute("PRAGMA foreign_keys = ON")

@@ -91,8 +91,14 @@ class TaskRecord:
 
     @property
     def status_text(self) -> str:
-        """The status as a person should read it."""
-        return f"{self.status} ({UNCONFIRMED_MESSAGE})" if self.is_unconfirmed else self.status
+        """The status as a person should read it: a completed task whose images are not all
+        on disk says so (``sj.resume()`` fetches them while their links work)."""
+        if self.is_unconfirmed:
+            return f"{self.status} ({UNCONFIRMED_MESSAGE})"
+        if self.status == "completed" and self.kept and not self.all_on_disk:
+            saved = sum(img.on_disk for img in self.kept)
+            return f"completed, {saved} of {len(self.kept)} saved: run sj.resume()"
+        return self.status
 
     @property
     def kept(self) -> tuple[ImageRecord, ...]:

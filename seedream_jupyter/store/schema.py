@@ -155,3 +155,14 @@ def migrate(
                 if statement.strip():
                     tx.execute(statement)
             tx.execute(f"PRAGMA user_version = {number}")
+
+
+def check_version(conn: sqlite3.Connection, home: object) -> None:
+    """A history this package can read without migrating it (a read-only one)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        raise SeedreamError(
+            f"the history at {home} is read-only and has schema {version}, this package "
+            f"reads {SCHEMA_VERSION}: make it writable once (it is upgraded in place) or set "
+            "SEEDREAM_HOME to another folder"
+        )

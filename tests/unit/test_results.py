@@ -27,9 +27,9 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = images_module.decode
 
-    def counting(data: bytes) -> Image.Image:
-        calls.append(len(data))
-        return real(data)
+    def counting(source: Any) -> Image.Image:
+        calls.append(len(source) if isinstance(source, bytes) else source.stat().st_size)
+        return real(source)
 
     monkeypatch.setattr(images_module, "decode", counting)
     return calls
