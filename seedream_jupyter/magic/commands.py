@@ -19,6 +19,7 @@ from ..errors import APIError, NotFoundError, SeedreamError
 from ..session import SETTINGS, session
 from .args import split_line
 from .models import models_table
+from .running import short_error
 
 price = catalog.format_price
 OK, BAD, WARN = "✓", "✗", "!"
@@ -393,10 +394,8 @@ def run(magic: MagicLike, line: str) -> Any:
         raise unknown_command(words[0])
     try:
         return command.run(magic, words[1:])
-    except (SeedreamError, OSError) as exc:  # said in a line, not a traceback wall
-        line = f"{type(exc).__name__}: {exc}"  # with its hint, if any
-        exc._render_traceback_ = lambda: [line]  # type: ignore[union-attr]
-        raise
+    except (SeedreamError, OSError) as exc:  # said in a line or two, not a traceback wall
+        raise short_error(exc) from None
 
 
 __all__ = ["COMMANDS", "doctor_report", "models_table", "run"]
