@@ -40,6 +40,7 @@ from .awaiting import (
     await_seedream_cells,
     kernel_handles_widgets_while_awaiting,
 )
+from .commands import lazy_api as _api
 from .help import help_text
 from .running import CellRunner, short_error
 from .settings import MagicSettings, choice, trait
@@ -48,14 +49,6 @@ if TYPE_CHECKING:
     from ..api import Job
 
 __all__ = ["SeedreamMagic", "load_ipython_extension", "unload_ipython_extension"]
-
-
-def _api() -> Any:
-    """The api package, imported on first use so that ``%load_ext`` stays fast (it pulls in
-    httpx, ~150 ms, which registering the magics does not need)."""
-    from .. import api
-
-    return api
 
 
 @magics_class
