@@ -97,7 +97,7 @@ RSS_CODE = """
 import json, sys
 import seedream_jupyter as sj
 from seedream_jupyter import images
-from seedream_jupyter.display import static, taskview
+from seedream_jupyter.display import gallery, taskview
 from seedream_jupyter.results import Result, ResultSet
 from PIL import Image
 result = sj.load({task_id!r})
@@ -113,7 +113,7 @@ with open("/proc/self/clear_refs", "w") as f:
 path = {path!r}
 if path == "TaskView (thumbnails + static sheet)":
     thumbs, _ = taskview.make_thumbnails(result, 512)
-    static.contact_sheet_jpeg(thumbs)
+    gallery.sheet_jpeg(thumbs)
 elif path == "Result display (_repr_mimebundle_)":
     result._repr_mimebundle_()
 elif path == "Result.grid()":

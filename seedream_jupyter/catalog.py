@@ -46,6 +46,8 @@ MIN_IMAGES: Final = 1
 MAX_IMAGES: Final = 15  # n (inferred, see LIMITS) and group size (stated), per request
 # Not stated by the provider (inferred): a guard against a pasted file, far above any prompt.
 MAX_PROMPT_CHARS: Final = 10_000
+# Reference images plus output images: the seed states it for 4.0, upstream for every model.
+MAX_REFS_PLUS_OUTPUTS: Final = 15
 MIN_SEED: Final = -1
 MAX_SEED: Final = 2_147_483_647
 RANDOM_SEED: Final = -1
@@ -64,17 +66,6 @@ DEFAULT_RESOLUTION: Final = "2K"
 DEFAULT_WATERMARK: Final = False
 DEFAULT_OUTPUT_FORMAT: Final = "jpeg"
 DEFAULT_GROUP_SIZE: Final = 4
-DEFAULTS: Final = MappingProxyType(
-    {
-        "action": DEFAULT_ACTION,
-        "n": DEFAULT_N,
-        "seed": RANDOM_SEED,
-        "aspect_ratio": DEFAULT_ASPECT_RATIO,
-        "resolution": DEFAULT_RESOLUTION,
-        "watermark": DEFAULT_WATERMARK,
-        "output_format": DEFAULT_OUTPUT_FORMAT,
-    }
-)
 # A simulator announces itself with this response header ("1; speed=N"): clients then flag
 # results as synthetic and keep pace with its clock. Client and simulator both read it here.
 SIMULATOR_HEADER: Final = "X-Seedream-Simulator"
@@ -129,6 +120,19 @@ class ModelSpec:
         0 when the price is unknown (check ``price_known``)."""
         return round(max(0, images) * self.price_per_image_usd, 6)
 
+    def cost_text(self, images: int, digits: int = 4) -> str:
+        """``≈ $0.0595`` for ``images`` output images, or ``price unknown``: every view's cost."""
+        if not self.price_known:
+            return "price unknown"
+        return f"≈ ${self.cost(images):.{digits}f}"
+
+    def cost_breakdown(self, images: int, *, up_to: bool = False) -> str:
+        """``≈ $0.0595 (up to 2 images × $0.02975)`` (``up_to``: a group may return fewer)."""
+        if not self.price_known:
+            return "price unknown"
+        counted = f"{'up to ' if up_to else ''}{images} image{'s' if images != 1 else ''}"
+        return f"{self.cost_text(images)} ({counted} × ${format_price(self.price_per_image_usd)})"
+
     def takes(self, option: str) -> bool:
         """True when this model takes the upstream option (``optimize_prompt``, ``web_search``)."""
         return option in self.upstream_options
@@ -162,7 +166,6 @@ class ModelSpec:
         return f"{word(low)} to {word(high)}"
 
 
-_ALL_RATIOS = ASPECT_RATIOS
 _NO_ULTRA_TALL = tuple(r for r in ASPECT_RATIOS if r != "9:21")
 
 MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
@@ -195,7 +198,7 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 aliases=("4.5", "seedream-4.5"),
                 actions=ACTIONS,
                 resolutions=("2K", "4K"),
-                aspect_ratios=_ALL_RATIOS,
+                aspect_ratios=ASPECT_RATIOS,
                 output_formats=("jpeg",),
                 price_per_image_usd=0.02975,
                 max_reference_images=14,
@@ -212,13 +215,13 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 aliases=("4.0", "4", "seedream-4.0"),
                 actions=ACTIONS,
                 resolutions=("1K", "2K", "4K"),
-                aspect_ratios=_ALL_RATIOS,
+                aspect_ratios=ASPECT_RATIOS,
                 output_formats=("jpeg",),
                 price_per_image_usd=0.0238,
                 max_reference_images=10,
                 min_reference_images_for_fusion=2,
                 max_reference_images_for_fusion=10,
-                max_refs_plus_outputs=15,
+                max_refs_plus_outputs=MAX_REFS_PLUS_OUTPUTS,
                 pixel_sizes=MappingProxyType(
                     {"1K": _sizes(_SIZE_1K), "2K": _sizes(_SIZE_2K), "4K": _sizes(_SIZE_4K)}
                 ),
@@ -322,6 +325,8 @@ UPSTREAM_OPTIONS: Final[Mapping[str, UpstreamOption]] = MappingProxyType(
     }
 )
 PROMPT_MODES: Final = ("standard", "fast")
+# How a generation waits: submit then poll (the default), or POST /v1/tasks/sync (held answer).
+WAIT_MODES: Final = ("poll", "sync")
 UPSTREAM_PLACEMENTS: Final = ("top-level", "extra")
 DEFAULT_UPSTREAM_PLACEMENT: Final = "top-level"
 EXTRA_KEY: Final = "extra"  # the body key of the ``extra`` placement
@@ -371,7 +376,6 @@ UPSTREAM = "the upstream ModelArk pages (not the provider's page)"
 UPSTREAM_MAX_INPUT_BYTES: Final = 10 * 1024 * 1024
 UPSTREAM_MAX_INPUT_SIDE: Final = 6000
 UPSTREAM_MAX_INPUT_ASPECT: Final = 16.0  # width / height between 1/16 and 16
-UPSTREAM_MAX_REFS_PLUS_OUTPUTS: Final = 15
 
 
 def _warned(value: float, text: str) -> Limit:
@@ -393,7 +397,9 @@ LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
             "the seed states 2-10 for 4.0 and only 'up to 14' for 4.5",
             inferred=True,
         ),
-        "refs_plus_outputs_4.0": Limit(15, "reference images + output images on 4.0", SEED),
+        "refs_plus_outputs_4.0": Limit(
+            MAX_REFS_PLUS_OUTPUTS, "reference images + output images on 4.0", SEED
+        ),
         "input_bytes": Limit(MAX_INPUT_IMAGE_BYTES, "input image size (bytes)", SEED),
         "upstream_input_bytes": _warned(UPSTREAM_MAX_INPUT_BYTES, "input image size (bytes)"),
         "upstream_input_side": _warned(UPSTREAM_MAX_INPUT_SIDE, "pixels per input image side"),
@@ -401,7 +407,7 @@ LIMITS: Final[Mapping[str, Limit]] = MappingProxyType(
             UPSTREAM_MAX_INPUT_ASPECT, "input image aspect ratio (between 1:16 and 16:1)"
         ),
         "upstream_refs_plus_outputs": _warned(
-            UPSTREAM_MAX_REFS_PLUS_OUTPUTS, "reference images + output images, on every model"
+            MAX_REFS_PLUS_OUTPUTS, "reference images + output images, on every model"
         ),
     }
 )

@@ -25,6 +25,7 @@ ENV_SIMULATOR: Final = "SEEDREAM_SIMULATOR"
 ENV_HOME: Final = "SEEDREAM_HOME"
 ENV_BUDGET: Final = "SEEDREAM_BUDGET_USD"
 ENV_ALLOW_PRIVATE_URLS: Final = "SEEDREAM_ALLOW_PRIVATE_URLS"
+ENV_HISTORY: Final = "SEEDREAM_HISTORY"
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 
@@ -113,14 +114,11 @@ def home_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(platformdirs.user_data_dir("seedream-jupyter", appauthor=False))
 
 
-def env_budget_usd() -> float | None:
-    """SEEDREAM_BUDGET_USD as dollars, or None."""
-    raw = env(ENV_BUDGET)
-    if raw is None:
-        return None
+def dollars(name: str, raw: str) -> float:
+    """The value ``raw`` of the environment variable ``name`` as US dollars."""
     try:
         return float(raw)
     except ValueError:
         raise ConfigurationError(
-            f"{ENV_BUDGET}={raw!r} is not a number; set it to a dollar amount such as 5"
+            f"{name}={raw!r} is not a number; set it to a dollar amount such as 5"
         ) from None

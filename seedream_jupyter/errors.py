@@ -42,6 +42,9 @@ MAY_BE_BILLED_HINT: Final = (
     "The task may exist and be billed: check sj.history() and the provider's console "
     "before submitting again."
 )
+UNEXPECTED_HINT: Final = (
+    "An unexpected error: the details are in the log (logger 'seedream_jupyter')."
+)
 # A credential a server echoes back, whoever's it is: "Authorization: <...>", "api_key=<...>",
 # and "Bearer <token>" where the token looks like one (8+ characters, a digit among them: so
 # "the bearer bonds" in a prompt stays as it is). The value ends at whitespace or a separator.
@@ -369,3 +372,16 @@ class ImageRefusedError(ImageDownloadError):
             f"The server sent an unusable image; the other images of {where} are saved "
             "(sj.load shows them). Report the task id to the provider."
         )
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """What went wrong and what to do about it, as every view shows an error: ``(message,
+    hint)``, both redacted. A SeedreamError gives its message and its hint (a
+    ``ValidationError`` says what was not sent and why); any other exception its type and text,
+    with the log as the hint (an ``OSError`` says enough by itself)."""
+    if isinstance(exc, ValidationError):
+        return redact(f"Not sent — {exc.field}: {exc.allowed} (got {exc.value!r})."), exc.hint
+    if isinstance(exc, SeedreamError):
+        return exc.message, exc.hint
+    text = redact(f"{type(exc).__name__}: {exc}")
+    return text, "" if isinstance(exc, OSError) else UNEXPECTED_HINT

@@ -78,7 +78,7 @@ def check_image_url(url: object, index: int) -> None:
     if match is None or ";base64" not in (match.group("params") or "").lower():
         raise _fail(name, url[:40] + "...", "data: URIs must be base64-encoded images")
     payload = url[match.end() :]
-    size = len(payload) * 3 // 4 - payload[-2:].count("=")
+    size = upstream.data_uri_bytes(url) or 0
     if size > catalog.MAX_INPUT_IMAGE_BYTES:
         raise _fail(
             name,
@@ -296,9 +296,17 @@ class GenerationRequest:
 
     def cost_text(self, digits: int = 4) -> str:
         """``≈ $0.1190``, or ``price unknown`` (an unknown model id without a price)."""
-        if not self.price_known:
-            return "price unknown"
-        return f"≈ ${self.estimate_cost():.{digits}f}"
+        return self.spec.cost_text(self.output_count, digits)
+
+    def cost_breakdown(self) -> str:
+        """``≈ $0.1190 (up to 4 images × $0.02975)``, or ``price unknown``."""
+        return self.spec.cost_breakdown(self.output_count, up_to=True)
+
+    def count_label(self, images: int = 0) -> str:
+        """``generate``, ``generate ×2``, ``group ×4``: the action and how many images (those
+        that came back, else those asked for)."""
+        count = images or self.output_count
+        return f"{self.action} ×{count}" if count > 1 or self.action == "group" else self.action
 
     @cached_property
     def resolved_aspect_ratio(self) -> str | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import functools
 import importlib
 import logging
 import os
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from . import catalog, config
 from .errors import ConfigurationError
+from .results import SIMULATED_NOTICE
 
 if TYPE_CHECKING:  # imported on use: ``%load_ext`` needs none (httpx alone is ~150 ms)
     import asyncio
@@ -39,63 +41,102 @@ if TYPE_CHECKING:  # imported on use: ``%load_ext`` needs none (httpx alone is ~
 logger = logging.getLogger("seedream_jupyter")
 T = TypeVar("T")
 
-SIMULATOR_NOTICE: Final = (
-    "SIMULATED: these images come from the seedream-jupyter simulator (synthetic pictures, "
-    "no cost), not from Seedream. Set WAVE_API_KEY (and leave SEEDREAM_SIMULATOR unset) to "
-    "generate real images."
-)
+SIMULATOR_NOTICE: Final = SIMULATED_NOTICE  # the one text, from ``results``
 FRONTEND_MODULE: Final = "seedream_jupyter.display.frontend"
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: its default, the environment variable that can set it, and what it does."""
+    """One setting: its default, what it does, and the environment variable that can set it.
+    The magic's ``%config SeedreamMagic.<name>`` traitlets are made from these."""
 
     default: Any
     help: str
     env: str | None = None
     parse: Callable[[str], Any] = str
 
+    @property
+    def sentence(self) -> str:
+        """The help as a sentence naming the environment variable: ``%config`` help text."""
+        also = f" (also {self.env})" if self.env else ""
+        return f"{self.help[0].upper()}{self.help[1:]}{also}."
 
-def _float_or_none(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ConfigurationError(f"{text!r} is not a number") from None
 
-
+_RATIOS = " ".join(catalog.ASPECT_RATIOS)
 SETTINGS: Final[dict[str, Setting]] = {
-    "model": Setting(catalog.DEFAULT_MODEL, "the model when none is given (an id or alias)"),
-    "aspect_ratio": Setting(catalog.DEFAULT_ASPECT_RATIO, "the aspect ratio when none is given"),
-    "resolution": Setting(catalog.DEFAULT_RESOLUTION, "the resolution when none is given"),
-    "watermark": Setting(catalog.DEFAULT_WATERMARK, "add the provider's watermark by default"),
-    "timeout": Setting(300.0, "seconds a generation may take in all (submit, polls, downloads)"),
-    "cache": Setting(True, "answer an identical fixed-seed request from the history on disk"),
-    "budget_usd": Setting(
-        None, "refuse a billed submit past this spend (USD)", config.ENV_BUDGET, _float_or_none
+    "model": Setting(
+        catalog.DEFAULT_MODEL,
+        f"the model when none is given: an id or alias ({', '.join(catalog.MODEL_IDS)})",
     ),
-    "base_url": Setting(None, "the API's base URL", config.ENV_BASE_URL),
+    "aspect_ratio": Setting(
+        catalog.DEFAULT_ASPECT_RATIO, f"the aspect ratio when none is given: {_RATIOS}"
+    ),
+    "resolution": Setting(
+        catalog.DEFAULT_RESOLUTION,
+        f"the resolution when none is given: {' '.join(catalog.RESOLUTIONS)} (what the model "
+        "offers)",
+    ),
+    "watermark": Setting(catalog.DEFAULT_WATERMARK, "add the provider's watermark by default"),
+    "timeout": Setting(
+        300.0,
+        "seconds a generation may take in all: submit, polls and downloads (None, or 0 in "
+        "%config: no limit)",
+    ),
+    "cache": Setting(
+        True,
+        "answer an identical request with a fixed seed from the history on disk instead of "
+        "paying again (cache=False or --no-cache pays for a new one)",
+    ),
+    "budget_usd": Setting(
+        None,
+        "refuse a real (billed) submit that would take the recorded spend past this many US "
+        "dollars. None: no budget",
+        config.ENV_BUDGET,
+        functools.partial(config.dollars, config.ENV_BUDGET),
+    ),
+    "base_url": Setting(
+        None,
+        f"the API's base URL. None: the provider's ({catalog.DEFAULT_BASE_URL})",
+        config.ENV_BASE_URL,
+    ),
     "home": Setting(None, "where the history and saved images live", config.ENV_HOME),
-    "simulator": Setting(False, "always use the embedded simulator", config.ENV_SIMULATOR),
-    "thumbnail_size": Setting(960, "long side in pixels of gallery thumbnails"),
+    "simulator": Setting(
+        False, "always use the embedded simulator, even with a key", config.ENV_SIMULATOR
+    ),
+    "thumbnail_size": Setting(
+        960, "long side in pixels (64 to 2048) of the gallery thumbnails sent to the front-end"
+    ),
     "confirm_above_usd": Setting(
-        1.0, "a sweep, comparison or batch estimated above this (USD) needs confirm=True"
+        1.0,
+        "a billed sweep, comparison or batch estimated above this many US dollars asks first "
+        "(%%seedream --vary, the panel) or needs confirm=True (the helpers). None: never",
     ),
     # the whole API (issue 15)
-    "strict_models": Setting(True, "refuse model ids the catalog does not know"),
+    "strict_models": Setting(
+        True,
+        "refuse model ids the catalog does not know. False: send them with model-independent "
+        "rules and an unknown price (a warning says so)",
+    ),
     "price_per_image_usd": Setting(
-        None, "the per-image price (USD) of model ids the catalog does not know"
+        None,
+        "per-image price (USD) of model ids the catalog does not know, for estimates and the "
+        "budget. None: unknown (a budget then refuses them)",
     ),
     "upstream_placement": Setting(
         catalog.DEFAULT_UPSTREAM_PLACEMENT,
-        "where upstream options go: 'top-level' keys or one 'extra' object",
+        "where upstream options (extra, optimize_prompt, web_search) go in the body: "
+        "'top-level' keys or one 'extra' object (the gateway's choice is not confirmed)",
     ),
-    "wait": Setting("poll", "how a generation waits: 'poll' (submit, then poll) or 'sync'"),
+    "wait": Setting(
+        catalog.WAIT_MODES[0],
+        "'poll': submit, then poll; 'sync': POST /v1/tasks/sync (the server answers when the "
+        "task ends; an interrupt or lost connection meanwhile leaves an unnamed task)",
+    ),
     "history": Setting(
         True,
-        "keep the history on disk; a submit is refused when it cannot be written "
-        "(False: no history, no saved images, nothing refused)",
-        "SEEDREAM_HISTORY",
+        "keep the history on disk; a submit is refused when it cannot be written. False: no "
+        "history and no saved images, nothing refused",
+        config.ENV_HISTORY,
     ),
 }
 
@@ -147,7 +188,8 @@ class Session:
         self._frontend_set = False
         self._budget_lock: asyncio.Lock | None = None
         self._request_gates: dict[str, tuple[asyncio.Lock, int]] = {}
-        # One thread writes history rows in order, so SQLite never blocks the event loop.
+        # One thread writes history rows in order, so SQLite never blocks the event loop
+        # (``api.history_writes`` is how every write reaches it).
         self.history_writer = concurrent.futures.ThreadPoolExecutor(
             1, thread_name_prefix="seedream-history"
         )
@@ -293,10 +335,6 @@ class Session:
             if store is None:
                 store = self._stores[path] = Store(path)
             return store
-
-    def write_history(self, what: str, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
-        """Run a history write on the writer thread, in order; failures are logged."""
-        return self.history_writer.submit(guarded, what, fn)
 
     @contextlib.asynccontextmanager
     async def same_request(self, key: str) -> AsyncIterator[asyncio.Lock]:

@@ -335,7 +335,7 @@ def limit_warnings(spec: ModelSpec, image_urls: Sequence[str], outputs: int) -> 
                 )
             )
     total = len(image_urls) + outputs
-    limit = catalog.UPSTREAM_MAX_REFS_PLUS_OUTPUTS
+    limit = catalog.MAX_REFS_PLUS_OUTPUTS
     if image_urls and spec.max_refs_plus_outputs is None and total > limit:
         found.append(
             LimitWarning(

@@ -1,7 +1,8 @@
 """What users call: the helpers, jobs, batch and sweep, and the history.
 
 - ``helpers``: ``generate`` / ``image2image`` / ``edit`` / ``reference`` / ``group`` and their
-  ``a…`` async twins; ``start`` (a Job in the background).
+  ``a…`` async twins; ``start`` (a Job in the background); ``run_request`` (one validated
+  request waited for, with progress: every sync helper and every replay).
 - ``many``: ``batch``. ``build``: helper arguments to a validated request.
 - ``experiments``: ``sweep`` (planned and priced before sending: ``plan_sweep``);
   ``comparison``: ``compare``.
@@ -11,6 +12,7 @@
 - ``finish``: a completed task's images to disk and a Result.
 - ``archive`` and ``recovery``: the history: list, load, resume, spend, export, prune.
 - ``waiting``: progress while a helper blocks, and the SIMULATED notice.
+- ``history_writes``: every history write of a job, a load or a resume, on the writer thread.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ from ..errors import SeedreamError, ValidationError
 from ..results import Result
 from ..session import session
 from ..store import INPUT_SCHEME, PruneReport, SpendRow, Store, TaskRecord
+from ..store.files import write_atomic
 from . import checks
 from .recovery import Resumed, result_from, resume
 
@@ -307,9 +308,7 @@ def export(
                 "height": image.height,
             }
     text = "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries.values())
-    tmp = manifest.with_name(f".{MANIFEST}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, manifest)
+    write_atomic(manifest, text.encode("utf-8"))
     return written
 
 

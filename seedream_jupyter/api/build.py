@@ -35,8 +35,9 @@ UNSET: Final = Unset.UNSET
 REQUEST_FIELDS: Final = frozenset(f.name for f in fields(GenerationRequest))
 # The fields whose default is a session setting (``%config SeedreamMagic.<name>``).
 _SESSION_DEFAULTS: Final = ("model", "aspect_ratio", "resolution", "watermark")
-# How a generation waits: submit then poll, or POST /v1/tasks/sync (the server holds the answer).
-WAIT_MODES: Final = ("poll", "sync")
+WAIT_MODES: Final = catalog.WAIT_MODES
+# What a helper call takes besides request fields; they go to the Job, not into the request.
+RUN_OPTIONS: Final = ("timeout", "client", "cache", "wait")
 
 
 def build_request(
@@ -89,6 +90,14 @@ def _whole_api_defaults(clean: dict[str, Any]) -> None:
     unknown_id = isinstance(model, str) and catalog.find_model(model) is None
     if unknown_id and clean.get("price_per_image_usd") is None:
         clean["price_per_image_usd"] = session().get("price_per_image_usd")
+
+
+def needs_references(action: str, model: str | None = None) -> bool:
+    """True when ``action`` takes at least one reference image on ``model`` (the session's
+    model when None; the default model's rules for an id the catalog does not know)."""
+    spec = catalog.find_model(model or str(session().get("model")))
+    spec = spec or catalog.MODELS[catalog.DEFAULT_MODEL]
+    return spec.reference_range(action.strip().lower())[0] > 0
 
 
 def resolve_wait(value: str | Unset) -> str:

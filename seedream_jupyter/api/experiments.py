@@ -1,5 +1,5 @@
 """Experiments: ``sweep`` (a cartesian product), planned before anything is sent; the engine
-of ``compare`` (``comparison``) and of ``Result.replay`` (``run_request``).
+of ``compare`` (``comparison``). ``Result.replay`` is connected here to ``helpers.run_request``.
 
 Everything is planned before anything is sent (``plan_sweep`` / ``plan_compare`` give a
 ``SweepPlan``): every combination is validated; the ones a model cannot do are listed and
@@ -22,31 +22,29 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from .. import _loop
 from ..client import Client
 from ..errors import ValidationError
 from ..request import GenerationRequest
-from ..results import Combination, Result, Sweep, connect
+from ..results import Combination, Sweep, connect
 from ..session import ProgressView, session
 from .build import (
     REQUEST_FIELDS,
+    RUN_OPTIONS,
     UNSET,
-    Unset,
     build_request,
     check_concurrency,
     resolve_cache,
     resolve_timeout,
     resolve_wait,
 )
-from .helpers import start
+from .helpers import run_request
 from .job import JobListener
 from .many import check_cost, run_all, warn_failures
-from .waiting import refresh, say_if_simulated, wait_first
+from .waiting import say_if_simulated
 
 logger = logging.getLogger("seedream_jupyter")
 Axes = str | Sequence[str] | None
 Adjust = Callable[[dict[str, Any]], tuple[dict[str, Any], tuple[str, ...]]]
-OPTIONS: Final = ("timeout", "client", "cache", "wait")
 # not request fields, but build_request takes them
 _BUILD_ONLY: Final = frozenset({"images", "group_size"})
 
@@ -146,14 +144,21 @@ class SweepPlan:
         on_job: JobListener | None = None,
         show_progress: bool = True,
         announce: bool = True,
+        view: ProgressView | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> Sweep:
-        """Check the cost, say it, send every request, and return the Sweep."""
+        """Check the cost, say it, send every request, and return the Sweep.
+
+        ``view``: the progress view to feed (default: the front-end's live grid); a view with
+        a ``finish(sweep)`` is handed the Sweep at the end. ``stop()`` true: no other request
+        is started (see ``many.run_all``)."""
         requests = self.requests
         check_cost(requests, confirm=confirm, client=self.client)
         if announce:
             session().notice(self.describe())
         positions = [i for i, c in enumerate(self.combinations) if c.request is not None]
-        view = self._live_view() if show_progress else None
+        if view is None and show_progress:
+            view = self._live_view()
         outcomes, shown = run_all(
             requests,
             concurrency=self.concurrency,
@@ -165,6 +170,7 @@ class SweepPlan:
             title=f"{self.kind} of {len(requests)}",
             show_progress=show_progress,
             view=view,
+            stop=stop,
         )
         by_combination = {positions[i]: outcome for i, outcome in outcomes.items()}
         result = Sweep(
@@ -213,7 +219,7 @@ def plan_sweep(
 ) -> SweepPlan:
     """Every combination of the list-valued ``axes``, validated (see ``sweep``); nothing sent."""
     check_concurrency(concurrency)
-    options = {k: axes.pop(k) for k in OPTIONS if k in axes}
+    options = {k: axes.pop(k) for k in RUN_OPTIONS if k in axes}
     fields = _template_fields(template)
     for name in axes:
         if name not in REQUEST_FIELDS and name not in _BUILD_ONLY and name not in fields:
@@ -348,35 +354,8 @@ def parse_axes(specs: str | Sequence[str]) -> dict[str, list[Any]]:
     return axes
 
 
-# -- replay -----------------------------------------------------------------------------------
-def run_request(
-    request: GenerationRequest,
-    *,
-    cache: bool,
-    client: Client | None = None,
-    timeout: float | Unset | None = UNSET,
-) -> Result:
-    """Send one validated request, showing progress while it waits (as ``generate`` does)."""
-    _loop.refuse_in_loop_thread("replay")
-    job = start(request, client=client, timeout=timeout, cache=cache)
-    view = session().progress(request.prompt)
-    if view is not None:
-        view.add(job)
-    try:
-        wait_first([job.future], view)
-        result = job.wait()
-    except KeyboardInterrupt:
-        job.cancel()
-        raise
-    finally:
-        refresh(view, final=True)
-    say_if_simulated(result, view)
-    return result
-
-
-def _replay(result: Result, request: GenerationRequest, cache: bool) -> Result:
-    return run_request(request, cache=cache)
-
-
 # A Result rates into the session's history and replays through the helpers.
-connect(store=lambda: session().store(), replay=_replay)
+connect(
+    store=lambda: session().store(),
+    replay=lambda request, cache: run_request(request, cache=cache),
+)

@@ -87,7 +87,7 @@ async def finish(
             request=request,
         )
         try:
-            path = await asyncio.to_thread(save)
+            path = await history_writes.required(save)
         except HistoryError as exc:
             history_writes.warn(
                 f"image {index + 1} of task {task.task_id} could not be saved ({exc.message}); "

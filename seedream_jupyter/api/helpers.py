@@ -76,9 +76,22 @@ def _run_helper(
     **kw: Any,
 ) -> Result:
     request = build_request(prompt, **kw)
+    return run_request(request, cache=cache, client=client, timeout=timeout, wait=wait)
+
+
+def run_request(
+    request: GenerationRequest,
+    *,
+    cache: bool | Unset = UNSET,
+    client: Client | None = None,
+    timeout: float | Unset | None = UNSET,
+    wait: str | Unset = UNSET,
+) -> Result:
+    """Send one validated request and wait for its Result, showing progress meanwhile (what
+    every sync helper and ``replay`` do)."""
     resolve_timeout(timeout)  # a bad timeout (or wait) is refused before anything is sent
     resolve_wait(wait)
-    _loop.refuse_in_loop_thread("a sync helper (generate, edit, group, ...)")
+    _loop.refuse_in_loop_thread("a sync helper (generate, edit, group, replay, ...)")
     job, view = _start_shown(request, timeout, client, cache, wait)
     try:
         wait_first([job.future], view)

@@ -1,18 +1,24 @@
-"""History writes made by jobs: in order, on the session's writer thread, and never silent.
+"""History writes made by jobs, loads and resumes: in order, on the session's writer thread
+(SQLite never blocks the event loop), and never silent. Every write the ``api`` layer makes on
+behalf of a task goes through here.
 
 ``required`` is for the write-ahead intent: its failure refuses the submit (nothing is sent).
 ``best_effort`` is for what follows a paid submit (the task row, images, the final state): the
 generation goes on, but each failure is a ``HistoryWarning`` naming the task and the path, so
-nothing paid for goes unrecorded without the user hearing of it.
+nothing paid for goes unrecorded without the user hearing of it. ``queue`` is ``best_effort``
+for a callback that cannot wait (a status change seen by the poller); ``blocking`` for a caller
+outside the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import logging
 import warnings
 from collections.abc import Callable
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from ..errors import HistoryWarning, redact
 from ..session import session
@@ -34,6 +40,28 @@ async def best_effort(what: str, fn: Callable[[], T]) -> T | None:
     except Exception as exc:
         warn(f"{what} failed: {exc}")
         return None
+
+
+def queue(what: str, fn: Callable[[], Any]) -> concurrent.futures.Future[Any]:
+    """Queue ``fn`` on the history writer without waiting for it; a failure is warned about."""
+    future = session().history_writer.submit(fn)
+    future.add_done_callback(functools.partial(_warn_if_failed, what))
+    return future
+
+
+def blocking(what: str, fn: Callable[[], T]) -> T | None:
+    """``best_effort`` for a caller outside the event loop: waits for the write."""
+    try:
+        return session().history_writer.submit(fn).result()
+    except Exception as exc:
+        warn(f"{what} failed: {exc}")
+        return None
+
+
+def _warn_if_failed(what: str, future: concurrent.futures.Future[Any]) -> None:
+    error = None if future.cancelled() else future.exception()
+    if error is not None:
+        warn(f"{what} failed: {error}")
 
 
 def warn(text: str) -> None:

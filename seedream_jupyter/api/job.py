@@ -142,7 +142,7 @@ class Job:
         status_changed = self.task is None or self.task.status is not task.status
         self.task, self.state, self.progress = task, JobState.of_task(task.status), task.progress
         if status_changed and self._store is not None:
-            session().write_history(
+            history_writes.queue(
                 f"recording the status of {task.task_id}",
                 functools.partial(self._store.record_state, task),
             )
@@ -163,6 +163,8 @@ class Job:
             # ended badly says so itself)
             if isinstance(exc, SeedreamError) and not isinstance(exc, TaskError):
                 exc.submitted_task_id = exc.submitted_task_id or self.task_id
+            if isinstance(exc, Exception) and not isinstance(exc, SeedreamError):
+                logger.error("a job failed unexpectedly", exc_info=exc)  # the views point here
             state = _STATE_OF_ERROR.get(type(exc), JobState.ERROR)
             stopped = self._stop[1] if self._stop is not None else None
             await self._settle()
@@ -366,8 +368,7 @@ class Job:
                         self._store.record_state,
                         Task(task_id, TaskStatus.CANCELLED, cancelled.progress),
                     )
-                    written = session().write_history(f"recording the cancel of {task_id}", record)
-                    await asyncio.wrap_future(written)
+                    await history_writes.best_effort(f"recording the cancel of {task_id}", record)
                 if self._waiter is not None:
                     self._waiter.cancel()
                 return message

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .. import _loop
 from ..client import Client
-from ..errors import ConfirmationRequiredError, ValidationError
+from ..errors import NOT_SUBMITTED, ConfirmationRequiredError, TaskCancelledError, ValidationError
 from ..request import GenerationRequest
 from ..results import Result, ResultSet
 from ..session import ProgressView, session
@@ -74,10 +74,12 @@ def run_all(
     show_progress: bool = True,
     view: ProgressView | None = None,
     wait: str = "poll",
+    stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[int, Result | BaseException], bool]:
     """Run validated requests with at most ``concurrency`` in flight: the outcome of each, by
     position, and whether a progress view showed them (it then said SIMULATED already).
-    An interrupt cancels (or detaches) the jobs in flight and propagates."""
+    An interrupt cancels (or detaches) the jobs in flight and propagates. Once ``stop()`` is
+    true no other request is started (each is a ``TaskCancelledError``: nothing was sent)."""
     _loop.refuse_in_loop_thread("sj.batch / sj.sweep")
     pending = list(enumerate(prepared))
     running: dict[concurrent.futures.Future[Result], tuple[int, Job]] = {}
@@ -86,6 +88,9 @@ def run_all(
         view = session().progress(title or f"batch of {len(prepared)}")
     try:
         while pending or running:
+            if stop is not None and stop():
+                outcomes.update((index, TaskCancelledError(NOT_SUBMITTED)) for index, _ in pending)
+                pending.clear()
             while pending and len(running) < concurrency:
                 index, request = pending.pop(0)
                 job = start(request, client=client, timeout=timeout, cache=cache, wait=wait)

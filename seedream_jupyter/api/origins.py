@@ -10,25 +10,19 @@
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from .. import catalog
 from ..errors import ValidationError
 from ..request import GenerationRequest
-from ..results import Result
+from ..results import Result, replayed_request
 from ..session import session
 from ..store import provenance
-from ..task import Task, TaskStatus
 from .archive import HistoryList, HistoryRecord
-from .experiments import run_request
-
-logger = logging.getLogger("seedream_jupyter")
-F = TypeVar("F", bound=Callable[..., Any])
-_NEEDS_REFERENCES = ("edit", "image2image", "reference")
+from .build import needs_references
+from .helpers import run_request
 
 
 def _read_file(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
@@ -55,7 +49,8 @@ def request_of(meta: dict[str, Any]) -> GenerationRequest:
         if record is not None and record.payload:
             return record.request
     action = str(meta.get("action") or catalog.DEFAULT_ACTION)
-    if action in _NEEDS_REFERENCES:
+    model = meta.get("model")
+    if needs_references(action, model if isinstance(model, str) else None):
         raise ValidationError(
             "path",
             task_id,
@@ -72,17 +67,9 @@ def request_of(meta: dict[str, Any]) -> GenerationRequest:
 def replay(path: str | os.PathLike[str], **changes: Any) -> Result:
     """Make the image at ``path`` again from its embedded provenance (``changes`` as for
     ``Result.replay``: the history answers only a fixed seed with nothing changed)."""
-    file, meta = _read_file(path)
-    request = request_of(meta)
-    original = Result(
-        Task(str(meta.get("task_id") or "unknown"), TaskStatus.COMPLETED, 100),
-        request,
-        paths=[file],
-        simulated=bool(meta.get("simulated")),
-    )
-    if not changes:
-        return run_request(request, cache=True)
-    return original.replay(**changes)
+    _, meta = _read_file(path)
+    request = replayed_request(request_of(meta), changes)
+    return run_request(request, cache=not changes)
 
 
 def lineage(task: str | Result) -> HistoryList:

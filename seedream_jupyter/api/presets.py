@@ -26,15 +26,20 @@ from ..images import to_image_urls
 from ..request import GenerationRequest
 from ..results import Result, ResultSet
 from . import experiments, helpers, many
-from .build import REQUEST_FIELDS, build_request, resolve_cache, resolve_timeout, resolve_wait
+from .build import (
+    REQUEST_FIELDS,
+    RUN_OPTIONS,
+    build_request,
+    needs_references,
+    resolve_cache,
+    resolve_timeout,
+    resolve_wait,
+)
 from .job import Job
 
-# What a call takes besides request fields; they go to the Job, not into the request.
-RUN_OPTIONS: Final = ("timeout", "client", "cache", "wait")
 PRESET_KEYWORDS: Final = frozenset(
     (REQUEST_FIELDS - {"prompt", "image_urls"}) | {"images", "group_size", *RUN_OPTIONS}
 )
-_NEEDS_REFERENCES: Final = ("image2image", "edit", "reference")
 
 
 def _check(defaults: dict[str, Any]) -> dict[str, Any]:
@@ -57,7 +62,10 @@ def _check(defaults: dict[str, Any]) -> dict[str, Any]:
         checked["images"] = list(to_image_urls(checked["images"]))
     trial = {k: v for k, v in checked.items() if k not in (*RUN_OPTIONS, "images")}
     action = trial.get("action")
-    if isinstance(action, str) and action.strip().lower() in _NEEDS_REFERENCES:
+    model = trial.get("model")
+    if isinstance(action, str) and needs_references(
+        action, model if isinstance(model, str) else None
+    ):
         trial.pop("action")  # judged below; its references come with each call
     if str(trial.get("aspect_ratio", "")).strip().lower() == catalog.AUTO_RATIO:
         trial.pop("aspect_ratio")  # `auto` follows each call's first reference

@@ -29,6 +29,7 @@ from ..results import Result
 from ..session import session
 from ..store import UNCONFIRMED, UNCONFIRMED_MESSAGE, Store, TaskRecord, server_of
 from ..task import Task, TaskStatus, raise_for_terminal
+from . import history_writes
 from .finish import finish
 
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -77,6 +78,18 @@ def result_from(record: TaskRecord, store: Store, *, fetch: bool = True) -> Resu
     )
 
 
+async def _record(store: Store, task: Task) -> None:
+    await history_writes.best_effort(
+        f"recording the state of {task.task_id}", functools.partial(store.record_state, task)
+    )
+
+
+async def _mark_lost(store: Store, task_id: str, reason: str) -> None:
+    await history_writes.best_effort(
+        f"recording {task_id} as lost", functools.partial(store.mark_lost, task_id, reason)
+    )
+
+
 def _from_files(record: TaskRecord) -> Result:
     """A Result of the images on disk (the task shows the ones kept, in order)."""
     task = record.to_task()
@@ -106,7 +119,10 @@ def _fetch_missing(record: TaskRecord, store: Store) -> Result:
                 raise SeedreamError(
                     f"task {record.task_id} has no image links on the server any more"
                 )
-            await asyncio.to_thread(store.record_state, task)
+            await history_writes.best_effort(
+                f"recording the links of {record.task_id}",
+                functools.partial(store.record_state, task),
+            )
         return await finish(task, record.request, aio, store, simulated=record.simulated)
 
     return _loop.run(fetch())
@@ -123,9 +139,9 @@ def _poll_once(record: TaskRecord, store: Store) -> Result:
             task = await aio.get(task_id)
         except NotFoundError:
             reason = "the server no longer knows this task (HTTP 404)"
-            await asyncio.to_thread(store.mark_lost, task_id, reason)
+            await _mark_lost(store, task_id, reason)
             raise SeedreamError(f"task {task_id} is lost: {reason}") from None
-        await asyncio.to_thread(store.record_state, task)
+        await _record(store, task)
         if task.status is TaskStatus.COMPLETED:
             return await finish(task, record.request, aio, store, simulated=record.simulated)
         raise_for_terminal(task)
@@ -199,7 +215,7 @@ async def _resume_one(
     def on_progress(task: Task) -> None:
         if not seen or seen[-1] is not task.status:
             seen.append(task.status)
-            session().write_history(
+            history_writes.queue(
                 f"recording the status of {task.task_id}",
                 functools.partial(store.record_state, task),
             )
@@ -211,8 +227,8 @@ async def _resume_one(
                 record.task_id, timeout=timeout, on_progress=on_progress, request=record.request
             )
         except NotFoundError:
-            await asyncio.to_thread(
-                store.mark_lost, record.task_id, "the server no longer knows this task (HTTP 404)"
+            await _mark_lost(
+                store, record.task_id, "the server no longer knows this task (HTTP 404)"
             )
             report.lost.append(record.task_id)
             return None
@@ -224,13 +240,11 @@ async def _resume_one(
                 error_code=exc.code,
                 error_message=exc.server_message,
             )
-            await asyncio.to_thread(store.record_state, failed)
+            await _record(store, failed)
             report.failed[record.task_id] = exc
             return None
         except TaskCancelledError as exc:
-            await asyncio.to_thread(
-                store.record_state, Task(record.task_id, TaskStatus.CANCELLED, 0)
-            )
+            await _record(store, Task(record.task_id, TaskStatus.CANCELLED, 0))
             report.failed[record.task_id] = exc
             return None
         except TaskTimeoutError:
@@ -280,7 +294,11 @@ def resume(
         if server_of(record.base_url) == current:
             mine.append(record)
         elif _simulator_gone(record):
-            db.mark_lost(record.task_id, "its simulator has stopped; simulated tasks die with it")
+            reason = "its simulator has stopped; simulated tasks die with it"
+            history_writes.blocking(
+                f"recording {record.task_id} as lost",
+                functools.partial(db.mark_lost, record.task_id, reason),
+            )
             report.lost.append(record.task_id)
         else:
             report.other_servers.append(record.task_id)

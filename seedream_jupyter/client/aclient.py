@@ -11,7 +11,6 @@ session decides where requests go.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
@@ -92,10 +91,6 @@ class AsyncClient:
     def simulated(self) -> bool:
         """True when the server is a simulator: its images are synthetic."""
         return self._told_simulated or self._server_says_simulated
-
-    @property
-    def key_is_set(self) -> bool:
-        return self._api_key is not None
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "unset"
@@ -244,10 +239,7 @@ class AsyncClient:
         self, request: GenerationRequest | None = None, /, *, timeout: Timeout = None, **params: Any
     ) -> Task:
         """Create a task (POST /v1/tasks); validated before anything is sent."""
-        if request is None:
-            request = GenerationRequest(**params)
-        elif params:
-            request = request.with_changes(**params)
+        request = http.request_of(request, params)
         deadline = Deadline.of(timeout)
 
         def parse(data: Any) -> Task:
@@ -434,12 +426,3 @@ class AsyncClient:
             lambda: downloads.timeout_error(url, task_id, deadline.seconds),
         )
         return data
-
-    async def download_all(self, task: Task, *, timeout: Timeout = None) -> list[bytes]:
-        """Every image of a completed task, fetched concurrently, in order."""
-        deadline = Deadline.of(timeout)
-        return list(
-            await asyncio.gather(
-                *(self.download(u, task_id=task.task_id, timeout=deadline) for u in task.urls)
-            )
-        )

@@ -18,6 +18,7 @@ from typing import Any, Final
 import httpx
 
 from ..errors import APIError, ConnectionFailedError, SeedreamError, error_for_status, redact
+from ..request import GenerationRequest
 from ..task import Task
 
 # Status codes worth another try: rate limits and server trouble.
@@ -60,6 +61,14 @@ class SeenIds:
         while len(self._ids) > _SEEN_IDS_KEPT:
             self._ids.pop(next(iter(self._ids)))
         return True
+
+
+def request_of(request: GenerationRequest | None, params: dict[str, Any]) -> GenerationRequest:
+    """What a submit sends: ``request`` (``params`` as changes to it), or one built from them;
+    validated before anything is sent."""
+    if request is None:
+        return GenerationRequest(**params)
+    return request.with_changes(**params) if params else request
 
 
 def submitted_task(data: Any, seen: SeenIds) -> Task:

@@ -121,10 +121,7 @@ async def submit_and_wait(
     can record the task id before waiting (the Job does). With ``poll``, a task that ended
     badly raises TaskFailedError / TaskCancelledError. See the module for the trade-off.
     """
-    if request is None:
-        request = GenerationRequest(**params)
-    elif params:
-        request = request.with_changes(**params)
+    request = http.request_of(request, params)
     deadline = Deadline.of(timeout)
     left = deadline.remaining()
 

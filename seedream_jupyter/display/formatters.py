@@ -12,7 +12,7 @@ import logging
 from typing import Any, Final
 
 from .. import images
-from ..results import SIMULATED_MARK, Result, ResultSet
+from ..results import NOT_BILLED_NOTE, Result, ResultSet
 from . import gallery
 
 logger = logging.getLogger("seedream_jupyter")
@@ -21,42 +21,19 @@ MAX_SET_IMAGES: Final = 24
 __all__ = ["register", "result_html", "result_set_html"]
 
 
-def _caption(result: Result) -> str:
-    p = result.params
-    width, height = p.pixel_size
-    count = len(result)
-    cost = f"≈ ${result.cost_usd:.4f}" + (" (simulated: not billed)" if result.simulated else "")
-    parts = [
-        p.model,
-        f"{p.action} ×{count}" if count > 1 else p.action,
-        p.aspect_ratio,
-        f"{p.resolution} ({width}×{height})",
-        cost,
-        result.task_id,
-    ]
-    if result.from_cache:
-        parts.append("from cache")
-    return " · ".join(parts)
-
-
 def _alt(result: Result, index: int, count: int) -> str:
-    mark = f"{SIMULATED_MARK} " if result.simulated else ""
-    return f"{mark}image {index + 1} of {count}: {result.prompt[:120]}"
+    return gallery.alt_text(result.prompt, index, count, result.simulated)
 
 
 def result_html(result: Result) -> str:
     sources = result.sources()
     sizes = [images.size_of(source) for source in sources]
-    box = gallery.box_for(len(sources))
-    thumbs = [
-        images.thumbnail_jpeg(source, max(gallery.fit(size, box)), quality=gallery.HTML_QUALITY)
-        for source, size in zip(sources, sizes)
-    ]
+    thumbs = gallery.thumbnails(sources, sizes)
     notes = [f"files: {result.folder}"] if result.folder is not None else []
     return gallery.gallery_html(
         thumbs,
         sizes,
-        caption=_caption(result),
+        caption=result.caption(),
         alts=[_alt(result, i, len(thumbs)) for i in range(len(thumbs))],
         simulated=result.simulated,
         notes=notes,
@@ -68,15 +45,11 @@ def result_set_html(results: ResultSet) -> str:
     shown = [(label, r) for label, r in zip(results.labels, results) if len(r)][:MAX_SET_IMAGES]
     sources = [r.sources()[0] for _, r in shown]
     sizes = [images.size_of(source) for source in sources]
-    box = gallery.ROW_BOX
-    thumbs = [
-        images.thumbnail_jpeg(source, max(gallery.fit(size, box)), quality=gallery.HTML_QUALITY)
-        for source, size in zip(sources, sizes)
-    ]
+    thumbs = gallery.thumbnails(sources, sizes, box=gallery.ROW_BOX)
     simulated = any(r.simulated for r in results)
     caption = (
         f"{len(results)} results · ≈ ${results.cost_usd:.4f}"
-        + (" (simulated: not billed)" if simulated else "")
+        + (f" {NOT_BILLED_NOTE}" if simulated else "")
         + (f" · {len(results.failures)} failed" if results.failures else "")
     )
     notes = [f"{name}: {error}" for name, error in list(results.failures.items())[:10]]

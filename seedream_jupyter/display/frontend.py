@@ -8,17 +8,10 @@ imports IPython or widgets until a kernel is actually found.
 
 from __future__ import annotations
 
-import html
 import sys
-from typing import Any, Final
+from typing import Any
 
 from ..session import ProgressView
-
-NOTICE_STYLE: Final = (
-    "margin:2px 0;padding:3px 8px;border-left:3px solid var(--jp-warn-color1,#e65100);"
-    "color:var(--jp-ui-font-color1,inherit);font-size:var(--jp-ui-font-size1,13px);"
-    "background:var(--jp-layout-color2,transparent)"
-)
 
 
 def _kernel_shell() -> Any:
@@ -59,8 +52,9 @@ class NotebookFrontend:
         from IPython.core.display import HTML
         from IPython.display import display
 
-        markup = f'<div class="sj-notice" style="{NOTICE_STYLE}">{html.escape(text)}</div>'
-        display(HTML(markup), metadata={"text/plain": text})  # type: ignore[no-untyped-call,unused-ignore]
+        from .gallery import notice_html
+
+        display(HTML(notice_html(text)), metadata={"text/plain": text})  # type: ignore[no-untyped-call,unused-ignore]
 
     def rich_html(self, value: object) -> str | None:
         from ..api import HistoryList, SpendTable

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from .. import images
+from ..results import SIMULATED_MARK
 from .saving import MARK
 
 SINGLE_BOX: Final = (960, 480)  # one image: up to the card's width, at most this high
@@ -24,7 +25,18 @@ SHEET_SIDE: Final = 320  # several images on the JPEG sheet: cells this wide, fo
 SHEET_QUALITY: Final = 72
 HTML_QUALITY: Final = 75
 
-__all__ = ["MARK", "fit", "gallery_html", "marked", "sheet_jpeg", "static_bundle"]
+__all__ = [
+    "MARK",
+    "NOTICE_STYLE",
+    "alt_text",
+    "fit",
+    "gallery_html",
+    "marked",
+    "notice_html",
+    "sheet_jpeg",
+    "static_bundle",
+    "thumbnails",
+]
 
 
 def fit(size: Sequence[int], box: tuple[int, int]) -> tuple[int, int]:
@@ -45,8 +57,14 @@ def marked(metadata: dict[str, Any] | None = None) -> dict[str, Any]:
     return out
 
 
-def _thumbs(sources: Sequence[bytes], sizes: Sequence[Sequence[int]], quality: int) -> list[bytes]:
-    box = box_for(len(sources))
+def thumbnails(
+    sources: Sequence[images.ImageSource],
+    sizes: Sequence[Sequence[int]],
+    quality: int = HTML_QUALITY,
+    box: tuple[int, int] | None = None,
+) -> list[bytes]:
+    """JPEG thumbnails that fill their place in the gallery (``box``: by the image count)."""
+    box = box or box_for(len(sources))
     out = []
     for source, size in zip(sources, sizes):
         width, height = fit(size, box)
@@ -100,6 +118,27 @@ _IMG = _style(
 )
 _QUIET = _style(margin_top="4px", color="var(--jp-ui-font-color2,#666)", overflow_wrap="anywhere")
 _ERROR = _style(margin_top="4px", color="var(--jp-error-color1,#c62828)")
+# A notice (the SIMULATED note, a plan's estimate): a warning bar in the theme's colours.
+NOTICE_STYLE: Final = _style(
+    margin="2px 0",
+    padding="3px 8px",
+    border_left="3px solid var(--jp-warn-color1,#e65100)",
+    color="var(--jp-ui-font-color1,inherit)",
+    font_family="var(--jp-ui-font-family,sans-serif)",
+    font_size="var(--jp-ui-font-size1,13px)",
+    background="var(--jp-layout-color2,transparent)",
+)
+
+
+def notice_html(text: str) -> str:
+    """One notice, escaped, in the style every view gives notices."""
+    return f'<div class="sj-notice" style="{NOTICE_STYLE}">{html.escape(text)}</div>'
+
+
+def alt_text(prompt: str, index: int, count: int, simulated: bool) -> str:
+    """``SIMULATED image 2 of 4: a red fox…``: every gallery image's alt text."""
+    mark = f"{SIMULATED_MARK} " if simulated else ""
+    return f"{mark}image {index + 1} of {count}: {prompt[:120]}"
 
 
 def gallery_html(
@@ -117,7 +156,7 @@ def gallery_html(
     """The HTML gallery (all text escaped; each image with its width, height and alt text,
     and its label under it when ``labels`` are given)."""
     box = box_for(len(thumbs))
-    badge = f'<span style="{_BADGE}">SIMULATED</span>' if simulated else ""
+    badge = f'<span style="{_BADGE}">{SIMULATED_MARK}</span>' if simulated else ""
     parts = [f'<div class="sj-static" style="{_WRAP}">']
     parts.append(
         f'<div class="sj-static-caption" style="{_CAPTION}">{badge}{html.escape(caption)}</div>'
@@ -160,7 +199,7 @@ def static_bundle(
     labels: Sequence[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(data, metadata)``: text/plain, text/html and (with images) image/jpeg, marked."""
-    thumbs = _thumbs(sources, sizes, HTML_QUALITY) if sources else []
+    thumbs = thumbnails(sources, sizes, HTML_QUALITY) if sources else []
     data: dict[str, Any] = {
         "text/plain": text,
         "text/html": gallery_html(

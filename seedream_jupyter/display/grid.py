@@ -1,11 +1,16 @@
 """A sweep's grid, live: the labelled table fills in as each combination's images arrive.
 
-``LiveGrid`` is a progress view (``add`` / ``refresh`` / ``close``, like ``NotebookProgress``)
-drawn as one HTML table updated in place through a display id: row headers on the left,
-column headers on top, in each cell its thumbnails once done, else its status line. No widget
-front-end is needed. ``finish(sweep)`` replaces it with the labelled grid as a small JPEG and
-the sweep's summary, so a saved notebook shows the comparison sheet anywhere.
-``grid_html`` is the table alone (the panel shows it in a widget).
+``GridState`` is what a live grid knows (the plan's layout, each combination's job, their
+thumbnails) and draws (``grid_html``: row headers on the left, column headers on top, in each
+cell its thumbnails once done, else its status line). It is a progress view's state: ``add``
+and ``table`` are called from the thread that waits for the jobs (``api.waiting``), never from
+a job's listener, which runs on the package's loop thread — making thumbnails decodes images.
+
+``LiveGrid`` is the notebook's progress view of a sweep (``add`` / ``refresh`` / ``close``, like
+``NotebookProgress``): the table updated in place through a display id, no widget front-end
+needed. ``finish(sweep)`` replaces it with the labelled grid as a small JPEG and the sweep's
+summary, so a saved notebook shows the comparison sheet anywhere. The panel's compare mode
+shows the same state in a widget.
 """
 
 from __future__ import annotations
@@ -19,10 +24,9 @@ from typing import Any, Final
 
 from .. import images
 from ..api import JobState, SweepPlan
-from ..results import Sweep
-from . import static
-from .progress import NOTICE_STYLE
-from .static import JobLike
+from ..results import SIMULATED_NOTICE, Sweep
+from . import gallery, static
+from .static import JobLike, Snapshot
 from .terminal import job_line
 
 LIVE_THUMB_SIDE: Final = 160
@@ -133,6 +137,47 @@ def final_bundle(sweep: Sweep) -> tuple[dict[str, Any], dict[str, Any]]:
     return bundle, metadata
 
 
+class GridState:
+    """A sweep's jobs as its grid shows them (see the module): fed and drawn from the thread
+    that waits for the jobs."""
+
+    def __init__(self, plan: SweepPlan) -> None:
+        self.plan = plan
+        self.layout = layout_of(plan)
+        # combination number of each request, in the order run_all starts them
+        self._numbers = [i for i, c in enumerate(plan.combinations) if c.request is not None]
+        self.jobs: list[JobLike | None] = [None] * len(plan.combinations)
+        self._thumbs: dict[int, list[str]] = {}
+        self._added = 0
+        self.started = time.time()
+        self._lock = threading.Lock()
+
+    def add(self, job: JobLike) -> None:
+        with self._lock:
+            self.jobs[self._numbers[self._added]] = job
+            self._added += 1
+
+    def started_jobs(self) -> list[JobLike]:
+        with self._lock:
+            return [job for job in self.jobs if job is not None]
+
+    def finished(self) -> int:
+        return sum(1 for job in self.started_jobs() if job.finished_at is not None)
+
+    def heading(self, snaps: list[Snapshot]) -> str:
+        """``sweep: 2 of 4 done, 1 failed · 3.1 s`` (of every request the plan sends)."""
+        return static.done_heading(self.plan.kind, snaps, self.started, total=len(self._numbers))
+
+    def table(self, title: str = "") -> str:
+        """The live table, with the thumbnails of every job done by now (made here, once)."""
+        with self._lock:
+            jobs = list(self.jobs)
+        for number, job in enumerate(jobs):
+            if job is not None and number not in self._thumbs and job.result is not None:
+                self._thumbs[number] = _thumb_uris(job)
+        return grid_html(self.layout, jobs, self._thumbs, title=title)
+
+
 class LiveGrid:
     """The sweep's grid in a notebook cell, filled in as images arrive (see the module)."""
 
@@ -140,46 +185,30 @@ class LiveGrid:
         from IPython.display import display
 
         self.plan = plan
-        self.layout = layout_of(plan)
-        # combination number of each request, in the order run_all starts them
-        self._numbers = [i for i, c in enumerate(plan.combinations) if c.request is not None]
-        self.jobs: list[JobLike | None] = [None] * len(plan.combinations)
-        self._thumbs: dict[int, list[str]] = {}
-        self._started = time.time()
-        self._added = 0
+        self.state = GridState(plan)
         self._finished = 0
         self._last: dict[str, str] | None = None
         self._last_at = 0.0
-        self._lock = threading.Lock()
         placeholder = {"text/plain": f"{plan.kind}: starting"}
         self._handle: Any = display(placeholder, raw=True, display_id=True)  # type: ignore[no-untyped-call,unused-ignore]
 
     def add(self, job: JobLike) -> None:
-        with self._lock:
-            self.jobs[self._numbers[self._added]] = job
-            self._added += 1
+        self.state.add(job)
         self.refresh(force=True)
 
     def _bundle(self, final: bool = False) -> dict[str, str]:
-        for number, job in enumerate(self.jobs):
-            if job is not None and number not in self._thumbs and job.result is not None:
-                self._thumbs[number] = _thumb_uris(job)
-        snaps = [static.snapshot(j) for j in self.jobs if j is not None]
-        done, failed = sum(s.done for s in snaps), sum(s.failed for s in snaps)
-        head = f"{self.plan.kind}: {done} of {len(self._numbers)} done"
-        head += f", {failed} failed" if failed else ""
-        head += f" · {static.format_elapsed(time.time() - self._started)}"
-        table = grid_html(self.layout, self.jobs, self._thumbs, title=head)
-        lines = [head] + [job_line(j) for j in self.jobs if j is not None and not j.finished_at]
-        note = ""
-        if final and any(s.simulated for s in snaps):
-            note = f'<div class="sj-notice" style="{NOTICE_STYLE}">'
-            note += f"{html.escape(static.SIMULATED_NOTE)}</div>"
+        started = self.state.started_jobs()
+        snaps = [static.snapshot(j) for j in started]
+        head = self.state.heading(snaps)
+        table = self.state.table(title=head)
+        lines = [head] + [job_line(j) for j in started if not j.finished_at]
+        simulated = final and any(s.simulated for s in snaps)
+        note = gallery.notice_html(SIMULATED_NOTICE) if simulated else ""
         return {"text/plain": "\n".join(lines), "text/html": table + note}
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
-        finished = sum(1 for j in self.jobs if j is not None and j.finished_at is not None)
+        finished = self.state.finished()
         if not force and now - self._last_at < MIN_INTERVAL and finished == self._finished:
             return
         self._finished = finished

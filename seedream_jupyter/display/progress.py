@@ -13,14 +13,10 @@ import time
 from typing import Any
 
 from ..api import JobState
-from . import static
+from ..results import SIMULATED_NOTICE
+from . import gallery, static
 from .static import JobLike
 from .terminal import job_line
-
-NOTICE_STYLE = (
-    "margin-top:2px;padding:1px 6px;border-left:3px solid var(--jp-warn-color1,#e65100);"
-    "font-family:var(--jp-ui-font-family,sans-serif)"
-)
 
 _MAX_LINES = 12  # a long batch shows its running and latest jobs, not all of them
 
@@ -34,11 +30,7 @@ def _bundle(
     text_lines = [job_line(job, snap) for job, snap in zip(jobs, snaps)]
     rows = list(zip(lines, snaps))
     if len(jobs) > 1:
-        done = sum(snap.done for snap in snaps)
-        failed = sum(snap.failed for snap in snaps)
-        head = f"{title}: {done} of {len(jobs)} done"
-        head += f", {failed} failed" if failed else ""
-        head += f" · {static.format_elapsed(time.time() - started)}"
+        head = static.done_heading(title, snaps, started)
         running = [row for row in rows if not row[1].done]
         rows = (running + [row for row in rows if row[1].done][::-1])[:_MAX_LINES]
     else:
@@ -60,9 +52,8 @@ def _bundle(
     heading = f"<div><b>{html.escape(head)}</b></div>" if head else ""
     note = ""
     if final and any(snap.simulated for snap in snaps):  # said once, where the images are
-        text += f"\n{static.SIMULATED_NOTE}"
-        escaped = html.escape(static.SIMULATED_NOTE)
-        note = f'<div class="sj-notice" style="{NOTICE_STYLE}">{escaped}</div>'
+        text += f"\n{SIMULATED_NOTICE}"
+        note = gallery.notice_html(SIMULATED_NOTICE)
     markup = (
         '<div class="seedream-progress" style="font-family:var(--jp-code-font-family,monospace);'
         f'font-size:12px;line-height:1.6">{heading}{"".join(bars)}{note}</div>'
@@ -98,13 +89,3 @@ class NotebookProgress:
         if bundle != self._last:
             self._last = bundle
             self._handle.update(bundle, raw=True)
-
-
-def notebook_progress(title: str) -> NotebookProgress | None:
-    """A progress view when running in a Jupyter kernel, else None (scripts stay quiet)."""
-    from IPython.core.getipython import get_ipython
-
-    shell = get_ipython()  # type: ignore[no-untyped-call,unused-ignore]
-    if shell is None or not hasattr(shell, "kernel"):
-        return None
-    return NotebookProgress(title)

@@ -2,10 +2,13 @@
 
 * ``snapshot(job)``: the plain facts every renderer shows (status, progress, error and
   what to do about it), shared by the widget and the text renderers.
-* ``summary_text(job)``: the ``text/plain`` part of a TaskView's mime bundle.
-* ``contact_sheet_jpeg(thumbs)``: the ``image/jpeg`` part — small thumbnails side by side,
-  so a saved notebook shows its images in GitHub, nbviewer, VS Code and untrusted Lab at
-  tens of KB per image.
+* ``summary_text(job)``: the ``text/plain`` part of a TaskView's mime bundle;
+  ``caption_text(job)`` its gallery's caption (``results.caption``, the one every view uses).
+* ``done_heading(title, snaps, started)``: "batch of 3: 2 of 3 done, 1 failed · 4.2 s", the
+  heading of every view of several jobs.
+
+Errors are said through ``errors.describe`` and the simulated notice is
+``results.SIMULATED_NOTICE``: no text of this layer restates them.
 
 Jobs are read through ``JobLike`` (the attributes of ``api.Job``); their states are
 ``api.JobState``, whose labels every view shows.
@@ -18,18 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from .. import errors, images, results
+from .. import errors, results
 from ..api import JobState
+from . import gallery
 
 if TYPE_CHECKING:
     from ..request import GenerationRequest
 
 SIMULATED_MARK: Final = results.SIMULATED_MARK
-SIMULATED_NOTE: Final = (
-    "SIMULATED: synthetic images from the seedream-jupyter simulator, not Seedream (no cost). "
-    "Set WAVE_API_KEY for real images."
-)
-STATIC_THUMB_SIDE: Final = 384
+STATIC_THUMB_SIDE: Final = gallery.SHEET_SIDE  # (an old name, kept for the unit tests)
 STATIC_QUALITY: Final = 75
 PROMPT_PREVIEW: Final = 200
 
@@ -134,21 +134,12 @@ class Snapshot:
         return self.done and bool(self.error)
 
 
-def hint_for(error: BaseException | None) -> str:
-    """What to do about an error, in one sentence: the exception's own ``hint``."""
-    if error is None:
-        return ""
-    if isinstance(error, errors.SeedreamError):
-        return error.hint
-    return "An unexpected error: the details are in the log (logger 'seedream_jupyter')."
-
-
-def error_text(error: BaseException | None) -> str:
-    if error is None:
-        return ""
-    if isinstance(error, errors.SeedreamError):
-        return error.message  # its hint is shown on a line of its own
-    return errors.redact(f"{type(error).__name__}: {error}")
+def restates_error(message: str, error: BaseException | None) -> bool:
+    """True when a job's note only repeats its error (a Job's note on failure is ``str(error)``:
+    the message and the hint, which a view shows on lines of their own)."""
+    if error is None or not message:
+        return False
+    return message in (errors.describe(error)[0], errors.redact(str(error)))
 
 
 def snapshot(job: JobLike) -> Snapshot:
@@ -160,9 +151,11 @@ def snapshot(job: JobLike) -> Snapshot:
         state = JobState.DOWNLOADING
     err = job.error
     # A stop the user asked for is not an error: its message says what happened.
-    shown_error = "" if state.stopped_on_request else error_text(err)
+    shown_error, hint = errors.describe(err) if err is not None else ("", "")
+    if state.stopped_on_request:
+        shown_error = hint = ""
     message = job.message or ""
-    if message and message == shown_error:
+    if shown_error and restates_error(message, err):
         message = ""
     return Snapshot(
         state=state,
@@ -170,7 +163,7 @@ def snapshot(job: JobLike) -> Snapshot:
         task_id=job.task_id or "",
         message=errors.redact(message),
         error=shown_error,
-        hint="" if not shown_error else hint_for(err),
+        hint=hint,
         done=state.terminal and not running,
         finished_at=job.finished_at,
         from_cache=bool(job.from_cache),
@@ -186,41 +179,39 @@ def format_elapsed(seconds: float) -> str:
     return f"{minutes} m {secs:02d} s"
 
 
-def count_label(request: GenerationRequest) -> str:
-    if request.action == "group":
-        return f"group ×{request.output_count}"
-    return f"{request.action} ×{request.n}" if request.n > 1 else request.action
-
-
 def header_text(request: GenerationRequest) -> str:
     """``doubao-seedream-4.5 · group ×4 · 16:9 · 2K · ≈ $0.12`` (``auto → 9:16``, ``price
     unknown`` for a model id the catalog does not know)."""
     return (
-        f"{request.model} · {count_label(request)} · {request.ratio_label} · "
+        f"{request.model} · {request.count_label()} · {request.ratio_label} · "
         f"{request.resolution} · {request.cost_text(2)}"
     )
 
 
 def caption_text(job: JobLike, snap: Snapshot | None = None) -> str:
-    """The static gallery's caption: ``model · group ×3 · 16:9 · 2K · 2560×1440 · ≈ $0.12 ·
-    completed · task-…`` (the cost of what came back once images exist)."""
+    """The static gallery's caption (``results.caption``: the cost of what came back once
+    images exist), with the job's status."""
     snap = snap or snapshot(job)
-    request = job.request
-    width, height = request.pixel_size
-    count = image_count(job)
-    cost = request.spec.cost(count) if count else request.estimate_cost()
-    parts = [
-        request.model,
-        count_label(request),
-        request.aspect_ratio,
-        request.resolution,
-        f"{width}×{height}",
-        f"≈ ${cost:.2f}" + (" (simulated: not billed)" if snap.simulated else ""),
-        status_line(snap),
-    ]
-    if snap.task_id:
-        parts.append(snap.task_id)
-    return " · ".join(parts)
+    return results.caption(
+        job.request,
+        images=image_count(job),
+        simulated=snap.simulated,
+        status=status_line(snap),
+        task_id=snap.task_id,
+        digits=2,
+    )
+
+
+def done_heading(
+    title: str, snaps: Sequence[Snapshot], started: float, total: int | None = None
+) -> str:
+    """``batch of 3: 2 of 3 done, 1 failed · 4.2 s``: the heading of a view of several jobs
+    (``total``: how many there will be, when not all have started)."""
+    count = len(snaps) if total is None else total
+    head = f"{title}: {sum(s.done for s in snaps)} of {count} done"
+    failed = sum(s.failed for s in snaps)
+    head += f", {failed} failed" if failed else ""
+    return f"{head} · {format_elapsed(time.time() - started)}"
 
 
 def status_line(snap: Snapshot) -> str:
@@ -256,23 +247,8 @@ def summary_text(job: JobLike) -> str:
     if snap.message:
         lines.append(snap.message)
     if snap.simulated:
-        lines.append(f"{SIMULATED_MARK}: synthetic images from the simulator, not Seedream.")
+        lines.append(results.SIMULATED_NOTICE)
     return "\n".join(lines)
-
-
-def contact_sheet_jpeg(
-    thumbs: Sequence[bytes],
-    *,
-    labels: Sequence[str] | None = None,
-    thumb_side: int = STATIC_THUMB_SIDE,
-    quality: int = STATIC_QUALITY,
-) -> bytes:
-    """JPEG thumbnails (bytes) as one small JPEG contact sheet."""
-    columns = min(len(thumbs), 4) or 1
-    sheet = images.contact_sheet(
-        list(thumbs), thumb_side=thumb_side, columns=columns, labels=labels
-    )
-    return images.to_jpeg_bytes(sheet, quality=quality)
 
 
 def sheet_labels(count: int, simulated: bool) -> list[str] | None:

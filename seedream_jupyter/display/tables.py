@@ -11,6 +11,7 @@ from typing import Final
 from .. import catalog, images
 from ..api import HistoryList, SpendTable
 from ..api.archive import when
+from ..results import SIMULATED_MARK
 
 HISTORY_THUMBNAIL_ROWS: Final = 50  # rows beyond this show no thumbnail (keeps notebooks small)
 HISTORY_THUMBNAIL_HEIGHT: Final = 48  # shown height in CSS px; made at twice that (sharp on HiDPI)
@@ -120,7 +121,7 @@ def history_html(records: HistoryList) -> str:
         status = html.escape(rec.status_text)
         if rec.error_message and rec.status != "completed":
             status += f' <span title="{html.escape(rec.error_message)}">ⓘ</span>'
-        kind = '<span class="sj-sim">SIMULATED</span>' if rec.simulated else "real"
+        kind = f'<span class="sj-sim">{SIMULATED_MARK}</span>' if rec.simulated else "real"
         rows.append(
             [
                 thumb,

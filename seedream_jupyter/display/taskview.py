@@ -27,7 +27,6 @@ ends to put the images into the notebook.
 
 from __future__ import annotations
 
-import base64
 import logging
 import math
 import threading
@@ -157,7 +156,7 @@ class TaskView(anywidget.AnyWidget):
         with self.hold_sync():
             self.model_name = request.model
             self.action = request.action
-            self.count_label = static.count_label(request)
+            self.count_label = request.count_label()
             self.aspect_ratio = request.ratio_label  # "auto → 9:16" follows the reference
             self.resolution = request.resolution
             self.pixel_size = f"{width}×{height}"
@@ -173,7 +172,7 @@ class TaskView(anywidget.AnyWidget):
         job.subscribe(self._on_job)
 
     def __repr__(self) -> str:
-        sim = " SIMULATED" if self.simulated else ""
+        sim = f" {static.SIMULATED_MARK}" if self.simulated else ""
         return f"<TaskView {self.task_id or '(submitting)'} {self.status}{sim}>"
 
     # -- job -> traits --------------------------------------------------------------------------
@@ -235,7 +234,7 @@ class TaskView(anywidget.AnyWidget):
 
     def _message_for(self, snap: static.Snapshot) -> str:
         """The job's note; after a cancel, what cancel() said when the job only has its error."""
-        bare = not snap.message or snap.message == static.error_text(self.job.error)
+        bare = not snap.message or static.restates_error(snap.message, self.job.error)
         if snap.state.stopped_on_request and self.reported_elsewhere:
             return ""
         if snap.state.stopped_on_request and self._cancel_note and bare:
@@ -278,12 +277,6 @@ class TaskView(anywidget.AnyWidget):
                 self._paths = [str(p) for p in getattr(result, "paths", [])]
             return list(self._thumbs)
 
-    def static_jpeg(self) -> bytes | None:
-        """The JPEG contact sheet of the static form, or None before images exist."""
-        data = self.static_bundle()[0]
-        sheet = data.get("image/jpeg")
-        return None if sheet is None else base64.b64decode(sheet)
-
     def static_bundle(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The static form (``gallery.static_bundle``); with its images once the job is done."""
         job = self.job
@@ -295,10 +288,7 @@ class TaskView(anywidget.AnyWidget):
         request = job.request
         prompt = request.prompt.strip()
         count = len(thumbs)
-        alts = [
-            f"{'SIMULATED ' if snap.simulated else ''}image {i + 1} of {count}: {prompt[:120]}"
-            for i in range(count)
-        ]
+        alts = [gallery.alt_text(prompt, i, count, snap.simulated) for i in range(count)]
         caption = static.caption_text(job, snap)
         bundle = gallery.static_bundle(
             text=static.summary_text(job),

@@ -1,4 +1,11 @@
-"""Progress on a terminal: a one-line, carriage-return progress display for a job."""
+"""Progress on a terminal: one line redrawn in place with a carriage return.
+
+``TerminalProgress`` is the one line: a job's (model, bar, status, elapsed, task id), or for
+several jobs (a batch) how many are done and the newest running one. The helpers drive it as
+their progress view (``add`` / ``refresh`` / ``close``, from the waiting thread, on stderr);
+``TextProgress`` is the same line for the magic's one job, redrawn from the job's own
+updates on stdout, and ends with the outcome (the error and what to do, or the job's note).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,12 @@ import time
 from typing import Final, TextIO
 
 from ..api import JobState
+from ..results import SIMULATED_NOTICE
 from .static import (
     SIMULATED_MARK,
-    SIMULATED_NOTE,
     JobLike,
     Snapshot,
+    done_heading,
     format_elapsed,
     snapshot,
     status_line,
@@ -50,63 +58,9 @@ def job_line(job: JobLike, snap: Snapshot | None = None, *, bar: bool = True) ->
     return " · ".join(parts)
 
 
-class TextProgress:
-    """A carriage-return progress line for a job, then a summary (terminal IPython).
-
-    Updates come from the job's thread; they are throttled to ``min_interval`` seconds
-    except on state changes.
-    """
-
-    def __init__(
-        self, job: JobLike, *, stream: TextIO | None = None, min_interval: float = 0.1
-    ) -> None:
-        self.job = job
-        self.stream = stream if stream is not None else sys.stdout
-        self.min_interval = min_interval
-        self._lock = threading.Lock()
-        self._last_state: str | None = None
-        self._last_time = 0.0
-        self._width = 0
-        self._finished = False
-        job.subscribe(self._update)
-
-    def _update(self, job: JobLike) -> None:
-        snap = snapshot(job)
-        now = time.monotonic()
-        with self._lock:
-            if self._finished:
-                return
-            changed = snap.state != self._last_state
-            if not changed and not snap.done and now - self._last_time < self.min_interval:
-                return
-            self._last_state, self._last_time = snap.state, now
-            line = job_line(self.job, snap)
-            pad = max(0, self._width - len(line))
-            self._width = len(line)
-            self.stream.write("\r" + line + " " * pad)
-            if snap.done:
-                self._finished = True
-                self.stream.write("\n")
-                if snap.error:
-                    self.stream.write(f"error: {snap.error}\n")
-                    if snap.hint:
-                        self.stream.write(snap.hint + "\n")
-                elif snap.message and not snap.state.stopped_on_request:
-                    # a stop is reported once, by whoever stopped the job (the magic's
-                    # "Interrupted: ..." line)
-                    self.stream.write(snap.message + "\n")
-            self.stream.flush()
-
-    def summary(self) -> str:
-        return summary_text(self.job)
-
-
 class TerminalProgress:
-    """The helpers' progress on a terminal: one line redrawn in place, then left standing.
-
-    One job: its line (model, bar, status, elapsed, task id). Several (a batch): how many
-    are done, and the line of the newest running one.
-    """
+    """The helpers' progress on a terminal: one line redrawn in place, then left standing
+    (with the SIMULATED notice when the simulator answered)."""
 
     def __init__(self, title: str, *, stream: TextIO) -> None:
         self.title = title
@@ -116,34 +70,36 @@ class TerminalProgress:
         self._width = 0
         self._last = ""
         self._closed = False
+        self._draw_lock = threading.Lock()
 
     def add(self, job: JobLike) -> None:
         self.jobs.append(job)
         self.refresh()
 
-    def _line(self) -> str:
-        snaps = [snapshot(job) for job in self.jobs]
+    def _line(self, snaps: list[Snapshot] | None = None) -> str:
+        snaps = snaps if snaps is not None else [snapshot(job) for job in self.jobs]
         if len(self.jobs) == 1:
             return job_line(self.jobs[0], snaps[0])
-        done = sum(snap.done for snap in snaps)
-        failed = sum(snap.failed for snap in snaps)
-        head = f"{self.title}: {done} of {len(self.jobs)} done"
-        head += f", {failed} failed" if failed else ""
-        head += f" · {format_elapsed(time.time() - self._started)}"
+        head = done_heading(self.title, snaps, self._started)
         running = [job for job, snap in zip(self.jobs, snaps) if not snap.done]
         return head if not running else f"{head} · {job_line(running[-1])}"
+
+    def _draw(self, line: str) -> bool:
+        """Redraw the line (padded over a longer previous one); False when nothing changed."""
+        with self._draw_lock:
+            if line == self._last:
+                return False
+            self._last = line
+            pad = max(0, self._width - len(line))
+            self._width = len(line)
+            self.stream.write("\r" + line + " " * pad)
+            self.stream.flush()
+            return True
 
     def refresh(self) -> None:
         if self._closed or not self.jobs:
             return
-        line = self._line()
-        if line == self._last:
-            return
-        self._last = line
-        pad = max(0, self._width - len(line))
-        self._width = len(line)
-        self.stream.write("\r" + line + " " * pad)
-        self.stream.flush()
+        self._draw(self._line())
 
     def close(self) -> None:
         if self._closed:
@@ -153,5 +109,52 @@ class TerminalProgress:
         if self.jobs:
             self.stream.write("\n")
             if any(snapshot(job).simulated for job in self.jobs):
-                self.stream.write(SIMULATED_NOTE + "\n")
+                self.stream.write(SIMULATED_NOTICE + "\n")
             self.stream.flush()
+
+
+class TextProgress(TerminalProgress):
+    """The magic's one job on a terminal (stdout by default): the line, redrawn as the job
+    changes (throttled to ``min_interval`` seconds except on state changes), then its outcome.
+    """
+
+    def __init__(
+        self, job: JobLike, *, stream: TextIO | None = None, min_interval: float = 0.1
+    ) -> None:
+        super().__init__(job.request.prompt, stream=stream if stream is not None else sys.stdout)
+        self.job = job
+        self.jobs = [job]
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._last_state: str | None = None
+        self._last_time = 0.0
+        job.subscribe(self._update)
+
+    def _update(self, job: JobLike) -> None:
+        snap = snapshot(job)
+        now = time.monotonic()
+        with self._lock:
+            if self._closed:
+                return
+            changed = snap.state != self._last_state
+            if not changed and not snap.done and now - self._last_time < self.min_interval:
+                return
+            self._last_state, self._last_time = snap.state, now
+            self._draw(self._line([snap]))
+            if snap.done:
+                self._closed = True
+                self.stream.write("\n" + self._outcome(snap))
+                self.stream.flush()
+
+    @staticmethod
+    def _outcome(snap: Snapshot) -> str:
+        if snap.error:
+            return f"error: {snap.error}\n" + (f"{snap.hint}\n" if snap.hint else "")
+        if snap.message and not snap.state.stopped_on_request:
+            # a stop is reported once, by whoever stopped the job (the magic's
+            # "Interrupted: ..." line)
+            return snap.message + "\n"
+        return ""
+
+    def summary(self) -> str:
+        return summary_text(self.job)

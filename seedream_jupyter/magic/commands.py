@@ -19,12 +19,13 @@ from ..errors import APIError, NotFoundError, SeedreamError
 from ..session import SETTINGS, session
 from .args import split_line
 from .models import models_table
+from .running import short_error
 
 price = catalog.format_price
 OK, BAD, WARN = "✓", "✗", "!"
 
 
-def _api() -> Any:
+def lazy_api() -> Any:
     """The api package, imported on first use so that ``%load_ext`` stays fast (it pulls in
     httpx, ~150 ms, which registering the magics does not need)."""
     from .. import api
@@ -331,30 +332,30 @@ def cmd_simulator(magic: MagicLike, words: Sequence[str]) -> None:
 def cmd_history(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("history", words, 0, 1, "history [N]")
     limit = _int_arg("history", words[0]) if words else 20
-    return _api().list_history(limit)
+    return lazy_api().list_history(limit)
 
 
 def cmd_show(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("show", words, 1, 1, "show TASK_ID")
-    return _api().load(words[0])
+    return lazy_api().load(words[0])
 
 
 def cmd_resume(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("resume", words, 0, 0, "resume")
     timeout = session().get("timeout")
-    return _api().resume(timeout=timeout if timeout else None)
+    return lazy_api().resume(timeout=timeout if timeout else None)
 
 
 def cmd_spend(magic: MagicLike, words: Sequence[str]) -> Any:
     _want("spend", words, 0, 1, "spend [DAYS]")
     days = _int_arg("spend", words[0]) if words else None
-    return _api().spend(days=days)
+    return lazy_api().spend(days=days)
 
 
 def cmd_export(magic: MagicLike, words: Sequence[str]) -> None:
     _want("export", words, 1, 2, "export DIR [N]")
     limit = _int_arg("export", words[1]) if len(words) > 1 else None
-    written = _api().export(words[0], limit=limit)
+    written = lazy_api().export(words[0], limit=limit)
     print(f"exported {len(written)} image(s) to {words[0]} with manifest.jsonl")
 
 
@@ -406,10 +407,8 @@ def run(magic: MagicLike, line: str) -> Any:
         raise unknown_command(words[0])
     try:
         return command.run(magic, words[1:])
-    except (SeedreamError, OSError) as exc:  # said in a line, not a traceback wall
-        line = f"{type(exc).__name__}: {exc}"  # with its hint, if any
-        exc._render_traceback_ = lambda: [line]  # type: ignore[union-attr]
-        raise
+    except (SeedreamError, OSError) as exc:  # said in a line or two, not a traceback wall
+        raise short_error(exc) from None
 
 
 __all__ = ["COMMANDS", "doctor_report", "models_table", "run"]

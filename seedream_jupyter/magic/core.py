@@ -2,8 +2,9 @@
 
 Thin by design: parse the line (``args``), build the request with ``api.build_request``,
 start an ``api.Job`` and hand it to the display layer. Settings are traitlets on
-``SeedreamMagic`` (``%config SeedreamMagic.model = "4.0"``), in the style of jupysql; every
-change is handed to the session, so the helpers and the panel follow it too.
+``SeedreamMagic`` (``%config SeedreamMagic.model = "4.0"``), in the style of jupysql, made from
+``session.SETTINGS`` (``settings``); every change is handed to the session, so the helpers and
+the panel follow it too.
 
 Blocking by default: the cell waits for the images while the TaskView updates live from
 the loop thread. In a Jupyter kernel the cell *awaits* the job (an input transformer turns
@@ -24,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Int, Unicode
 
-from .. import catalog, upstream
+from .. import catalog
 from ..errors import SeedreamError, ValidationError
 from ..request import GenerationRequest
 from ..session import SETTINGS, session
@@ -39,8 +40,10 @@ from .awaiting import (
     await_seedream_cells,
     kernel_handles_widgets_while_awaiting,
 )
+from .commands import lazy_api as _api
 from .help import help_text
 from .running import CellRunner, short_error
+from .settings import MagicSettings, choice, trait
 
 if TYPE_CHECKING:
     from ..api import Job
@@ -48,141 +51,35 @@ if TYPE_CHECKING:
 __all__ = ["SeedreamMagic", "load_ipython_extension", "unload_ipython_extension"]
 
 
-def _api() -> Any:
-    """The api package, imported on first use so that ``%load_ext`` stays fast (it pulls in
-    httpx, ~150 ms, which registering the magics does not need)."""
-    from .. import api
-
-    return api
-
-
-def _all_resolutions() -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for spec in catalog.MODELS.values():
-        seen.update(dict.fromkeys(spec.resolutions))
-    return tuple(seen)
-
-
 @magics_class
-class SeedreamMagic(Magics, whole_api.WholeApiSettings, CellRunner):
+class SeedreamMagic(Magics, MagicSettings, CellRunner):
     """Generate images with ByteDance Seedream from a cell: ``%%seedream [options] [VAR <<]``."""
 
-    model = Unicode(
-        catalog.DEFAULT_MODEL,
-        help=f"Default model for %%seedream: an id or alias ({', '.join(catalog.MODEL_IDS)}).",
-    ).tag(config=True)
-    aspect_ratio = Unicode(
-        str(catalog.DEFAULTS["aspect_ratio"]),
-        help=f"Default aspect ratio: {' '.join(catalog.ASPECT_RATIOS)}.",
-    ).tag(config=True)
-    resolution = Unicode(
-        str(catalog.DEFAULTS["resolution"]),
-        help=f"Default resolution: {' '.join(_all_resolutions())} (what the model offers).",
-    ).tag(config=True)
-    timeout = Float(
-        300.0, help="Seconds to wait for a task before giving up waiting (0 = no limit)."
-    ).tag(config=True)
-    thumbnail_size = Int(
-        SETTINGS["thumbnail_size"].default,
-        help="Long side in pixels of the gallery thumbnails sent to the front-end.",
-    ).tag(config=True)
-    budget_usd = Float(
-        None,
-        allow_none=True,
-        help="Refuse a real (billed) submit that would take the recorded spend past this "
-        "many US dollars (also SEEDREAM_BUDGET_USD). None: no budget.",
-    ).tag(config=True)
-    cache = Bool(
-        True,
-        help="Answer an identical request with a fixed seed from the history on disk "
-        "instead of paying again (--no-cache overrides per cell).",
-    ).tag(config=True)
-    watermark = Bool(False, help="Add the provider's watermark by default.").tag(config=True)
-    confirm_above_usd = Float(
-        1.0,
-        allow_none=True,
-        help="A billed sweep, comparison or batch estimated above this many US dollars asks "
-        "first (%%seedream --vary, the panel) or needs confirm=True (the helpers). None: never.",
-    ).tag(config=True)
+    # every setting of the session (its default and help from ``session.SETTINGS``)
+    model = trait(Unicode, "model")
+    aspect_ratio = trait(Unicode, "aspect_ratio")
+    resolution = trait(Unicode, "resolution")
+    watermark = trait(Bool, "watermark")
+    timeout = trait(Float, "timeout")
+    cache = trait(Bool, "cache")
+    budget_usd = trait(Float, "budget_usd")
+    base_url = trait(Unicode, "base_url")
+    home = trait(Unicode, "home")
+    simulator = trait(Bool, "simulator")
+    thumbnail_size = trait(Int, "thumbnail_size")
+    confirm_above_usd = trait(Float, "confirm_above_usd", allow_none=True)
+    history = trait(Bool, "history")
+    strict_models = trait(Bool, "strict_models")
+    price_per_image_usd = trait(Float, "price_per_image_usd")
+    upstream_placement = choice("upstream_placement", catalog.UPSTREAM_PLACEMENTS)
+    wait = choice("wait", catalog.WAIT_MODES)
+    # the magic's own
     display_mode = Enum(
         ["auto", "widget", "text"],
         "auto",
         help="How progress is shown: 'widget' (TaskView), 'text' (a progress line), or "
         "'auto' (widget in a Jupyter kernel, text in a terminal).",
     ).tag(config=True)
-
-    @validate("model")
-    def _valid_model(self, proposal: Any) -> str:
-        name = str(proposal["value"])
-        spec = catalog.find_model(name)
-        # strict_models may come later in the same config: read it there too
-        configured = self.config.get(type(self).__name__, {}).get("strict_models", True)
-        strict = self.strict_models and configured is not False
-        if spec is None and not strict and catalog.MODEL_ID_PATTERN.match(name):
-            return name  # sent with generic rules (strict_models = False)
-        if spec is None:
-            hint = upstream.typo_hint(name)
-            did_you_mean = f"did you mean {hint!r}? " if hint else ""
-            raise TraitError(
-                f"unknown model {name!r}: {did_you_mean}choose one of "
-                f"{', '.join(catalog.MODEL_IDS)}, or set %config SeedreamMagic.strict_models = "
-                "False first to send an id the catalog does not know"
-            )
-        return spec.id
-
-    @validate("aspect_ratio")
-    def _valid_ratio(self, proposal: Any) -> str:
-        ratio = str(proposal["value"]).strip().lower()
-        if ratio not in catalog.ASPECT_RATIOS:
-            raise TraitError(
-                f"aspect ratio {ratio!r}: choose one of {' '.join(catalog.ASPECT_RATIOS)}"
-            )
-        return ratio
-
-    @validate("resolution")
-    def _valid_resolution(self, proposal: Any) -> str:
-        res = str(proposal["value"]).strip().upper()
-        if res not in _all_resolutions():
-            raise TraitError(f"resolution {res!r}: choose one of {' '.join(_all_resolutions())}")
-        return res
-
-    base_url = Unicode(
-        None,
-        allow_none=True,
-        help="The API's base URL (also SEEDREAM_BASE_URL). None: the provider's.",
-    ).tag(config=True)
-    home = Unicode(
-        None,
-        allow_none=True,
-        help="Where the history and saved images live (also SEEDREAM_HOME).",
-    ).tag(config=True)
-    simulator = Bool(
-        False,
-        help="Always use the embedded simulator, even with a key (also SEEDREAM_SIMULATOR=1).",
-    ).tag(config=True)
-    history = Bool(
-        True,
-        help="Keep the history on disk; a submit is refused when it cannot be written. False: "
-        "no history and no saved images, nothing refused (also SEEDREAM_HISTORY=0).",
-    ).tag(config=True)
-
-    @observe(*(name for name in SETTINGS))
-    def _share(self, change: Any) -> None:
-        self.share(change["name"])
-
-    def share(self, name: str) -> None:
-        """Hand one setting to the session, where the helpers and the panel read it."""
-        value = getattr(self, name)
-        if name == "timeout":
-            value = value if value > 0 else None  # 0 = no limit
-        session().configure(**{name: value})
-
-    @validate("thumbnail_size")
-    def _valid_thumb(self, proposal: Any) -> int:
-        size = int(proposal["value"])
-        if not 64 <= size <= 2048:
-            raise TraitError("thumbnail_size must be between 64 and 2048 pixels")
-        return size
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]

@@ -7,7 +7,7 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import SeedreamError
+from ..errors import SeedreamError, describe
 from . import args as magic_args
 from .awaiting import AWAITED, PendingCell
 
@@ -20,12 +20,12 @@ _WAIT_AFTER_INTERRUPT = 10.0  # seconds to let a cancel / detach settle before r
 
 
 def short_error(exc: BaseException) -> BaseException:
-    """Make IPython show ``exc`` as one or two lines (the error, what to do) instead of a
-    traceback wall."""
+    """Make IPython show ``exc`` as one or two lines (the error, what to do: ``errors.describe``,
+    redacted) instead of a traceback wall."""
+    message, hint = describe(exc)
     if isinstance(exc, SeedreamError):
-        lines = [f"{type(exc).__name__}: {exc.message}", *([exc.hint] if exc.hint else [])]
-    else:
-        lines = [f"{type(exc).__name__}: {exc}"]
+        message = f"{type(exc).__name__}: {message}"
+    lines = [message, *([hint] if hint else [])]
     exc._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
     return exc
 
@@ -80,9 +80,6 @@ class CellRunner:
             f"later with sj.resume() or sj.load({task_id!r})."
         )
 
-    def _fail(self, job: Job, exc: BaseException) -> BaseException:
-        return short_error(exc)
-
     # -- widget front-end --------------------------------------------------------------------
     def _run_widget(self, job: Job, args: magic_args.CellArgs) -> Any:
         from IPython.display import display
@@ -119,7 +116,7 @@ class CellRunner:
         except SeedreamError as exc:
             view.blocking = False
             refresh(view)
-            raise self._fail(job, exc) from None
+            raise short_error(exc) from None
         view.blocking = False
         refresh(view)
         self._deliver(result, args.var)
@@ -163,7 +160,7 @@ class CellRunner:
             print(self.interrupt_line(job))
             return None
         except SeedreamError as exc:
-            raise self._fail(job, exc) from None
+            raise short_error(exc) from None
         if args.var is not None:
             self.user_ns[args.var] = result
             return None

@@ -17,7 +17,9 @@ from IPython.core.error import UsageError
 
 from .. import api
 from ..errors import SeedreamError, ValidationError
+from ..session import session
 from . import args as magic_args
+from .running import short_error
 
 if TYPE_CHECKING:
     from ..results import Sweep
@@ -128,8 +130,9 @@ def run_sweep(magic: SeedreamMagic, args: magic_args.CellArgs, cell: str) -> Swe
                 print(f"{combo.label}: {combo.request.prompt!r} · {combo.request.model}")
         return None
     if plan.needs_confirmation and not args.confirm and not _ask(plan):
+        limit = float(session().get("confirm_above_usd"))
         print(
-            f"Nothing sent: {plan.describe()}, above the ${magic.confirm_above_usd:.2f} of "
+            f"Nothing sent: {plan.describe()}, above the ${limit:.2f} of "
             "%config SeedreamMagic.confirm_above_usd. Add --confirm to send it."
         )
         return None
@@ -143,9 +146,7 @@ def run_sweep(magic: SeedreamMagic, args: magic_args.CellArgs, cell: str) -> Swe
         )
         return None
     except SeedreamError as exc:  # one or two lines, not a traceback wall
-        lines = [f"{type(exc).__name__}: {exc.message}", *([exc.hint] if exc.hint else [])]
-        exc._render_traceback_ = lambda: lines  # type: ignore[attr-defined]
-        raise exc from None
+        raise short_error(exc) from None
     if args.var is not None:
         magic.user_ns[args.var] = sweep
         return None

@@ -4,10 +4,10 @@ model ids the catalog does not know.
 - ``add_options``: ``--extra KEY=VALUE`` (VALUE read as JSON, else as text; repeatable),
   ``--optimize-prompt``, ``--web-search``, ``--callback-url``, ``--wait``, ``--preset NAME``,
   ``--no-strict`` and ``--price``.
-- ``WholeApiSettings``: the ``%config SeedreamMagic.*`` traitlets for them (``strict_models``,
-  ``price_per_image_usd``, ``upstream_placement``, ``wait``), handed to the session by the
-  magic like every other setting.
 - ``request_options`` / ``find_preset`` / ``cost_line``: what the magic's cell builds from them.
+
+Their ``%config SeedreamMagic.*`` settings (``strict_models``, ``price_per_image_usd``,
+``upstream_placement``, ``wait``) are traitlets like every other (``settings``).
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
-from traitlets import Bool, Enum, Float, TraitError, validate
-from traitlets.config import Configurable
 
-from .. import catalog
-from ..api import Preset
+from .. import catalog, upstream
+from ..errors import ValidationError
 from ..request import GenerationRequest
 
-WAIT_CHOICES = ("poll", "sync")
+if TYPE_CHECKING:  # the api is imported on use: %load_ext stays light
+    from ..api import Preset
 
 
 def _extra_item(text: str) -> tuple[str, Any]:
@@ -43,10 +42,10 @@ def _extra_item(text: str) -> tuple[str, Any]:
 def _price(text: str) -> float:
     try:
         value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--price is US dollars per image, not {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("--price must be 0 or more US dollars per image")
+        upstream.check_price(value, known=False)
+    except ValueError as exc:  # not a number, or a ValidationError
+        allowed = exc.allowed if isinstance(exc, ValidationError) else "US dollars per image"
+        raise argparse.ArgumentTypeError(f"--price {text}: {allowed}") from None
     return value
 
 
@@ -75,7 +74,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--wait",
-        choices=WAIT_CHOICES,
+        choices=catalog.WAIT_MODES,
         help="poll: submit, then poll (default); sync: POST /v1/tasks/sync, the server answers "
         "when the task ends (lowest latency for short tasks)",
     )
@@ -95,41 +94,6 @@ def add_options(p: argparse.ArgumentParser) -> None:
         metavar="USD",
         help="per-image price of a model id the catalog does not know (estimate and budget)",
     )
-
-
-class WholeApiSettings(Configurable):
-    """The ``%config SeedreamMagic.*`` settings of the whole API (a mixin of the magic)."""
-
-    strict_models = Bool(
-        True,
-        help="Refuse model ids the catalog does not know. False: send them with "
-        "model-independent rules and an unknown price (a warning says so).",
-    ).tag(config=True)
-    price_per_image_usd = Float(
-        None,
-        allow_none=True,
-        help="Per-image price (USD) of model ids the catalog does not know, for estimates and "
-        "the budget. None: unknown (a budget then refuses them).",
-    ).tag(config=True)
-    upstream_placement = Enum(
-        list(catalog.UPSTREAM_PLACEMENTS),
-        catalog.DEFAULT_UPSTREAM_PLACEMENT,
-        help="Where upstream options (extra, optimize_prompt, web_search) go in the body: "
-        "'top-level' keys or one 'extra' object (the gateway's choice is not confirmed).",
-    ).tag(config=True)
-    wait = Enum(
-        list(WAIT_CHOICES),
-        "poll",
-        help="'poll': submit, then poll; 'sync': POST /v1/tasks/sync (the server answers when "
-        "the task ends; an interrupt or lost connection meanwhile leaves an unnamed task).",
-    ).tag(config=True)
-
-    @validate("price_per_image_usd")
-    def _valid_price(self, proposal: Any) -> float | None:
-        value = proposal["value"]
-        if value is not None and not 0 <= value < float("inf"):
-            raise TraitError("price_per_image_usd must be 0 or more US dollars, or None")
-        return value  # type: ignore[no-any-return]
 
 
 class _Args(Protocol):
@@ -157,6 +121,8 @@ def find_preset(name: str | None, namespace: Mapping[str, Any]) -> Preset | None
     """The ``sj.preset(...)`` held by the variable ``name``; a UsageError when it is not one."""
     if name is None:
         return None
+    from ..api import Preset
+
     value = namespace.get(name)
     if not isinstance(value, Preset):
         what = "no variable by that name" if name not in namespace else type(value).__name__
@@ -169,7 +135,6 @@ def find_preset(name: str | None, namespace: Mapping[str, Any]) -> Preset | None
 
 def cost_line(request: GenerationRequest) -> str:
     """What a dry run says of the cost and size."""
-    count = request.output_count
     width, height = request.pixel_size
     size = (
         f"{width}×{height} px each"
@@ -177,13 +142,10 @@ def cost_line(request: GenerationRequest) -> str:
         else ("each the first reference's ratio (unknown until it returns)")
     )
     if not request.price_known:
+        count = request.output_count
         return (
             f"estimated cost: unknown ({request.model} is not in the catalog; --price USD or "
             f"%config SeedreamMagic.price_per_image_usd prices it); up to {count} image"
             f"{'s' if count != 1 else ''}, {size}"
         )
-    return (
-        f"estimated cost: ≈ ${request.estimate_cost():.4f} (up to {count} image"
-        f"{'s' if count != 1 else ''} × ${catalog.format_price(request.spec.price_per_image_usd)})"
-        f"; {request.ratio_label}, {size}"
-    )
+    return f"estimated cost: {request.cost_breakdown()}; {request.ratio_label}, {size}"

@@ -414,14 +414,9 @@ class PanelForm:
     def update_cost(self) -> None:
         spec = self.spec
         count = int(self.count.value)
-        price = spec.price_per_image_usd
-        up_to = "up to " if self.action.value == "group" else ""
         refs = [ref.url for ref in self.references]
         size = size_text(spec, self.resolution.value, self.aspect_ratio.value, refs)
-        text = (
-            f"≈ ${spec.cost(count):.4f} ({up_to}{count} image{'s' if count != 1 else ''} "
-            f"× ${catalog.format_price(price)}){size}"
-        )
+        text = spec.cost_breakdown(count, up_to=self.action.value == "group") + size
         if not catalog.MIN_IMAGES <= count <= catalog.MAX_IMAGES:
             text = (
                 f"{count} images: a request makes {catalog.MIN_IMAGES}–{catalog.MAX_IMAGES}; "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import SeedreamError, ValidationError, redact
+from ..errors import ValidationError, describe
 from .choices import quiet_html
 
 
@@ -29,9 +29,9 @@ def images_text(count: int) -> str:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A readable one-paragraph message for any error a click can raise."""
-    if isinstance(exc, ValidationError):
-        return f"Not sent — {exc.field}: {exc.allowed} (got {exc.value!r})."
-    if isinstance(exc, SeedreamError):
-        return str(exc)
-    return redact(f"{type(exc).__name__}: {exc}")
+    """A readable one-paragraph message for any error a click can raise (``errors.describe``;
+    a refused field says what to fix by itself, next to the form)."""
+    message, hint = describe(exc)
+    if hint and not isinstance(exc, ValidationError):
+        return f"{message} — {hint}"
+    return message

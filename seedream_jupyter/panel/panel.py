@@ -34,7 +34,7 @@ from .. import api
 from ..api import Job
 from ..api.build import UNSET, Unset
 from ..display.gallery import marked
-from ..errors import ValidationError
+from ..errors import SeedreamError, ValidationError
 from ..request import GenerationRequest
 from ..results import Result, Sweep
 from ..session import SIMULATOR_NOTICE, session
@@ -254,8 +254,11 @@ class Panel:
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                # the readable message is in the panel; details only for debugging
-                logger.debug("panel: %s failed", getattr(fn, "__name__", "handler"), exc_info=True)
+                # the readable message is in the panel; an unexpected one's traceback in the log
+                level = logging.DEBUG if isinstance(exc, SeedreamError) else logging.WARNING
+                logger.log(
+                    level, "panel: %s failed", getattr(fn, "__name__", "handler"), exc_info=True
+                )
                 (target or self.message).value = message_html(describe_error(exc), "error")
                 return None
 
@@ -339,7 +342,7 @@ class Panel:
 
     def _ipython_display_(self) -> None:
         """The panel, then its record: what a saved notebook shows of the runs (see
-        ``panel_record``)."""
+        ``record``)."""
         from IPython.display import display
 
         data, metadata = self._repr_mimebundle_()

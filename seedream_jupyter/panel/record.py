@@ -75,8 +75,8 @@ def record_bundle(runs: Sequence[RecordedRun]) -> tuple[dict[str, Any], dict[str
                 mark = f"  {static.SIMULATED_MARK}" if run.job.simulated else ""
                 labels.append(f"panel.results[{run.index}] #{i + 1}{mark}")
                 alts.append(
-                    f"{'SIMULATED ' if run.job.simulated else ''}panel.results[{run.index}] "
-                    f"image {i + 1}: {run.job.request.prompt[:100]}"
+                    f"{static.SIMULATED_MARK + ' ' if run.job.simulated else ''}panel.results"
+                    f"[{run.index}] image {i + 1}: {run.job.request.prompt[:100]}"
                 )
     count = sum(static.image_count(run.job) for run in newest_first)
     head = (

@@ -5,6 +5,10 @@
 - ``resultset``: ResultSet — a list of Results as a contact sheet, records, a DataFrame, scores.
 - ``sweep``: Sweep — the axes, and the labelled comparison grid (drawn by ``grid``).
 - ``hooks``: what the layers above hand down (the session's history, how to replay).
+
+Every view names a generation with ``caption`` (cost through ``ModelSpec.cost_text``) and says
+simulated images are synthetic with ``SIMULATED_NOTICE``: the display layer has no text of its
+own for either.
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ from .result import (
     GENERATOR,
     INFO_INDEX,
     INFO_TASK_ID,
+    NOT_BILLED_NOTE,
     SIMULATED_MARK,
+    SIMULATED_NOTICE,
     Result,
+    caption,
+    replayed_request,
 )
 from .resultset import PANDAS_HINT, ResultSet, Scorer
 from .sweep import Combination, Sweep
@@ -26,12 +34,16 @@ __all__ = [
     "GENERATOR",
     "INFO_INDEX",
     "INFO_TASK_ID",
+    "NOT_BILLED_NOTE",
     "PANDAS_HINT",
     "SIMULATED_MARK",
+    "SIMULATED_NOTICE",
     "Combination",
     "Result",
     "ResultSet",
     "Scorer",
     "Sweep",
+    "caption",
     "connect",
+    "replayed_request",
 ]

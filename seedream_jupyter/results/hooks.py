@@ -19,9 +19,9 @@ from ..request import GenerationRequest
 from ..store import Store
 
 StoreProvider = Callable[[], Store]
-# (the Result replayed, the request to send, whether the history may answer it) -> a Result
+# (the request to send, whether the history may answer it) -> a Result
 # (typed Any here: this module sits below ``result``, which imports it)
-Replayer = Callable[[Any, GenerationRequest, bool], Any]
+Replayer = Callable[[GenerationRequest, bool], Any]
 
 _lock = threading.Lock()
 _store: StoreProvider | None = None
@@ -51,10 +51,10 @@ def history() -> Store:
         return _fallback[home]
 
 
-def replay(result: Any, request: GenerationRequest, cache: bool) -> Any:
+def replay(request: GenerationRequest, cache: bool) -> Any:
     runner = _replay
     if runner is None:
         from ..errors import SeedreamError
 
         raise SeedreamError("replaying needs the helpers: import seedream_jupyter.api first")
-    return runner(result, request, cache)
+    return runner(request, cache)

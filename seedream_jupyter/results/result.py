@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 SIMULATED_MARK = "SIMULATED"
+# Said once wherever simulated images are shown (a progress view's end, a warning, a grid).
+SIMULATED_NOTICE: Final = (
+    f"{SIMULATED_MARK}: synthetic images from the seedream-jupyter simulator, not Seedream "
+    "(no cost). Set WAVE_API_KEY (and leave SEEDREAM_SIMULATOR unset) for real images."
+)
+NOT_BILLED_NOTE: Final = "(simulated: not billed)"
 FROM_CACHE_NOTE = "from the history on disk: nothing billed"
 GENERATOR: Final = "seedream-jupyter"
 # Set on every PIL image a Result hands out, so an edit made from it knows its parent.
@@ -49,6 +55,46 @@ def _sheet_bundle(text: str, sheet: PILImage.Image | None) -> tuple[dict[str, An
     jpeg = base64.b64encode(_images.to_jpeg_bytes(sheet, 75)).decode()
     alt = {"image/jpeg": {"alt": text.splitlines()[0]}}
     return {"text/plain": text, "image/jpeg": jpeg}, alt
+
+
+def caption(
+    request: GenerationRequest,
+    *,
+    images: int = 0,
+    simulated: bool = False,
+    status: str = "",
+    task_id: str = "",
+    from_cache: bool = False,
+    digits: int = 4,
+) -> str:
+    """The one line every view names a generation by: ``doubao-seedream-4.5 · group ×3 ·
+    16:9 · 2K (2560×1440) · ≈ $0.0893 (simulated: not billed) · completed · task-…``.
+
+    The count and the cost are those of the ``images`` that came back, once there are any;
+    ``price unknown`` for a model id the catalog does not know."""
+    width, height = request.pixel_size
+    cost = request.spec.cost_text(images or request.output_count, digits)
+    parts = [
+        request.model,
+        request.count_label(images),
+        request.ratio_label,
+        f"{request.resolution} ({width}×{height})",
+        f"{cost} {NOT_BILLED_NOTE}" if simulated else cost,
+        status,
+        task_id,
+        FROM_CACHE_NOTE if from_cache else "",
+    ]
+    return " · ".join(part for part in parts if part)
+
+
+def replayed_request(request: GenerationRequest, changes: Mapping[str, Any]) -> GenerationRequest:
+    """``request`` with ``changes`` (request fields only) applied: what a replay sends."""
+    unknown = sorted(set(changes) - set(REQUEST_FIELD_NAMES))
+    if unknown:
+        raise errors.ValidationError(
+            unknown[0], changes[unknown[0]], f"replay takes {', '.join(REQUEST_FIELD_NAMES)}"
+        )
+    return request.with_changes(**changes) if changes else request
 
 
 class Result:
@@ -121,7 +167,18 @@ class Result:
 
     def cost_text(self) -> str:
         """``≈ $0.0298``, or ``price unknown``."""
-        return f"≈ ${self.cost_usd:.4f}" if self.params.price_known else "price unknown"
+        return self.params.spec.cost_text(len(self) or self.params.output_count)
+
+    def caption(self, digits: int = 4) -> str:
+        """One line: model, count, ratio, size, cost, task id (``caption``)."""
+        return caption(
+            self.params,
+            images=len(self),
+            simulated=self.simulated,
+            task_id=self.task_id,
+            from_cache=self.from_cache,
+            digits=digits,
+        )
 
     # -- images ------------------------------------------------------------------------------
     def _raw(self) -> list[bytes]:
@@ -368,13 +425,8 @@ class Result:
         The history answers it (nothing billed) only when the seed is fixed and nothing
         changed; otherwise a new task is submitted.
         """
-        unknown = sorted(set(changes) - set(REQUEST_FIELD_NAMES))
-        if unknown:
-            raise errors.ValidationError(
-                unknown[0], changes[unknown[0]], f"replay takes {', '.join(REQUEST_FIELD_NAMES)}"
-            )
-        request = self.params.with_changes(**changes) if changes else self.params
-        result: Result = hooks.replay(self, request, not changes)
+        request = replayed_request(self.params, changes)
+        result: Result = hooks.replay(request, not changes)
         return result
 
     # -- display -----------------------------------------------------------------------------
@@ -388,15 +440,10 @@ class Result:
 
     def summary(self) -> str:
         mark = f" [{SIMULATED_MARK}]" if self.simulated else ""
-        cache = f" ({FROM_CACHE_NOTE})" if self.from_cache else ""
-        p = self.params
-        width, height = p.pixel_size
         count = len(self)
         lines = [
-            f"Result{mark}: {count} image{'' if count == 1 else 's'} · {p.model} · {p.action} · "
-            f"{p.ratio_label} · {p.resolution} ({width}×{height}) · {self.cost_text()}"
-            f"{' (simulated: not billed)' if self.simulated else ''} · task {self.task_id}{cache}",
-            f"prompt: {p.prompt[:200]}",
+            f"Result{mark}: {count} image{'' if count == 1 else 's'} · {self.caption()}",
+            f"prompt: {self.prompt[:200]}",
         ]
         if self.folder is not None:
             lines.append(f"files: {self.folder}")

@@ -12,20 +12,17 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..request import GenerationRequest
 from .grid import GridSpec, Tile, draw_grid
-from .result import SIMULATED_MARK, Result, _sheet_bundle
+from .result import SIMULATED_MARK, SIMULATED_NOTICE, Result, _sheet_bundle
 from .resultset import ResultSet
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-SIMULATED_FOOTER: Final = (
-    f"{SIMULATED_MARK}: synthetic images from the seedream-jupyter simulator, not Seedream."
-)
 Axes = str | Sequence[str] | None
 
 
@@ -188,7 +185,7 @@ class Sweep(ResultSet):
                 cells[where] = "\n".join(lines)
         footer = [*self.notes]
         if self.simulated:
-            footer.append(SIMULATED_FOOTER)
+            footer.append(SIMULATED_NOTICE)
         spec = GridSpec(
             row_labels=[self._label(row_names, k) for k in row_keys] if row_names else [],
             col_labels=[self._label(col_names, k) for k in col_keys] if col_names else [],

@@ -18,7 +18,7 @@ caller can refuse to submit. Billing follows one rule (``billing``).
 
 Files are written atomically (temporary file + ``os.replace``) and carry their
 provenance (prompt, model, seed, task id) in PNG text chunks or a JPEG comment
-(:mod:`seedream_jupyter.provenance`). Several threads and processes may use one home
+(``store.provenance``). Several threads and processes may use one home
 at once: every thread gets its own connection, writes run in ``BEGIN IMMEDIATE``
 transactions and wait up to ``BUSY_TIMEOUT_SECONDS`` for the lock.
 

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from ..errors import ValidationError
+from .base import history_op
 from .reads import StoreReads
 from .records import TaskRecord
 from .schema import marks
@@ -57,6 +58,7 @@ def check_tags(tags: Iterable[object]) -> list[str]:
 class StoreRatings(StoreReads):
     """Ratings, tags and lineage (a mixin of ``Store``)."""
 
+    @history_op("written")
     def adopt(
         self,
         task_id: str,
@@ -89,11 +91,13 @@ class StoreRatings(StoreReads):
                 ),
             )
 
+    @history_op("read")
     def knows(self, task_id: str) -> bool:
         """True when the history has a row for ``task_id``."""
         row = self._conn().execute("SELECT 1 FROM tasks WHERE task_id = ?", (task_id,))
         return row.fetchone() is not None
 
+    @history_op("written")
     def rate(self, task_id: str, index: int, stars: int | None) -> None:
         """Give image ``index`` of a task 1–5 stars (None clears the rating)."""
         value = check_stars(stars)
@@ -109,6 +113,7 @@ class StoreRatings(StoreReads):
                     (task_id, index, value, time.time()),
                 )
 
+    @history_op("written")
     def tag(self, task_id: str, index: int, tags: Sequence[str]) -> None:
         """Add tags to image ``index`` of a task (a tag it already has is kept once)."""
         clean = check_tags(tags)
@@ -121,6 +126,7 @@ class StoreRatings(StoreReads):
                 [(task_id, index, tag, now + i * 1e-6) for i, tag in enumerate(clean)],
             )
 
+    @history_op("written")
     def untag(self, task_id: str, index: int, tags: Sequence[str]) -> None:
         """Remove tags from image ``index`` (all of its tags when none are named)."""
         clean = check_tags(tags)
@@ -133,6 +139,7 @@ class StoreRatings(StoreReads):
             else:
                 conn.execute("DELETE FROM tags WHERE task_id = ? AND idx = ?", (task_id, index))
 
+    @history_op("read")
     def judgements(
         self, task_ids: Sequence[str]
     ) -> dict[str, tuple[dict[int, int], dict[int, tuple[str, ...]]]]:
@@ -161,13 +168,7 @@ class StoreRatings(StoreReads):
         return out
 
     # -- lineage -----------------------------------------------------------------------------
-    def set_parent(self, task_id: str, parent_task_id: str | None) -> None:
-        """Record that ``task_id`` was made from an image of ``parent_task_id``."""
-        with self._tx() as conn:
-            conn.execute(
-                "UPDATE tasks SET parent_task_id = ? WHERE task_id = ?", (parent_task_id, task_id)
-            )
-
+    @history_op("read")
     def lineage(self, task_id: str, *, limit: int = 100) -> list[TaskRecord]:
         """The task and its ancestors, oldest first (a cycle or a missing parent ends it)."""
         chain: list[TaskRecord] = []
@@ -183,6 +184,7 @@ class StoreRatings(StoreReads):
             current = records[0].parent_task_id
         return chain[::-1]
 
+    @history_op("read")
     def children(self, task_id: str) -> list[str]:
         """Tasks made from an image of ``task_id``, oldest first."""
         rows = self._conn().execute(

@@ -830,11 +830,13 @@ def test_download_connection_failure_is_an_image_download_error(make_sim: MakeSi
     assert sim.stats.downloads == 2 and sim.stats.faults["drop"] == 2
 
 
-async def test_download_all_in_order(sim: MockSimulator) -> None:
+async def test_async_downloads_each_image_of_a_task(sim: MockSimulator) -> None:
     task_id = put_task(sim, model="doubao-seedream-4.5", n=3)
     async with sim_async_client(sim) as ac:
         done = await ac.wait(task_id, timeout=10)
-        datas = await ac.download_all(done)
+        datas = list(
+            await asyncio.gather(*(ac.download(url, task_id=task_id) for url in done.urls))
+        )
     # the simulator draws each image of a task differently, so the order is observable
     assert [u.endswith(f"/{i}.jpeg") for i, u in enumerate(done.urls)] == [True] * 3
     assert datas == [_served(sim, url) for url in done.urls]
