@@ -10,9 +10,10 @@ it is registered with ``errors.redact`` the moment it is read and never shown.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from . import catalog
@@ -122,3 +123,34 @@ def dollars(name: str, raw: str) -> float:
         raise ConfigurationError(
             f"{name}={raw!r} is not a number; set it to a dollar amount such as 5"
         ) from None
+
+
+# -- the checks of settings given by %config or the environment (session.SETTINGS) --------------
+def at_least_zero_dollars(value: Any) -> float:
+    """A budget or threshold in US dollars: a number, zero or more."""
+    amount = _number(value, "a dollar amount such as 5")
+    if amount < 0:
+        raise ConfigurationError(f"{value!r} is below zero: give a dollar amount such as 5")
+    return amount
+
+
+def positive_seconds(value: Any) -> float:
+    """A time limit: seconds above zero (None, the caller's, means no limit)."""
+    seconds = _number(value, "seconds such as 300, or None for no limit")
+    if seconds <= 0:
+        raise ConfigurationError(
+            f"{value!r} is not above zero: give seconds such as 300, or None for no limit"
+        )
+    return seconds
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigurationError(f"{value!r} is not a number: give {what}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{value!r} is not a number: give {what}") from None
+    if not math.isfinite(number):
+        raise ConfigurationError(f"{value!r} is not a finite number: give {what}")
+    return number

@@ -54,6 +54,16 @@ class Setting:
     help: str
     env: str | None = None
     parse: Callable[[str], Any] = str
+    check: Callable[[Any], Any] | None = None  # refuses a bad value, with the fix
+
+    def checked(self, name: str, value: Any, source: str | None = None) -> Any:
+        """``value`` as the setting takes it; a ``ConfigurationError`` naming ``source``."""
+        if value is None or self.check is None:
+            return value
+        try:
+            return self.check(value)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{source or f'SeedreamMagic.{name}'}: {exc}") from None
 
     @property
     def sentence(self) -> str:
@@ -81,6 +91,7 @@ SETTINGS: Final[dict[str, Setting]] = {
         300.0,
         "seconds a generation may take in all: submit, polls and downloads (None, or 0 in "
         "%config: no limit)",
+        check=config.positive_seconds,
     ),
     "cache": Setting(
         True,
@@ -93,11 +104,13 @@ SETTINGS: Final[dict[str, Setting]] = {
         "dollars. None: no budget",
         config.ENV_BUDGET,
         functools.partial(config.dollars, config.ENV_BUDGET),
+        config.at_least_zero_dollars,
     ),
     "base_url": Setting(
         None,
         f"the API's base URL. None: the provider's ({catalog.DEFAULT_BASE_URL})",
         config.ENV_BASE_URL,
+        check=config.normalize_base_url,
     ),
     "home": Setting(None, "where the history and saved images live", config.ENV_HOME),
     "simulator": Setting(
@@ -110,6 +123,7 @@ SETTINGS: Final[dict[str, Setting]] = {
         1.0,
         "a billed sweep, comparison or batch estimated above this many US dollars asks first "
         "(%%seedream --vary, the panel) or needs confirm=True (the helpers). None: never",
+        check=config.at_least_zero_dollars,
     ),
     # the whole API (issue 15)
     "strict_models": Setting(
@@ -202,8 +216,9 @@ class Session:
             raise ConfigurationError(
                 f"unknown setting {sorted(unknown)[0]!r}; settings: {', '.join(SETTINGS)}"
             )
+        checked = {name: SETTINGS[name].checked(name, value) for name, value in values.items()}
         with self._lock:
-            self._overrides.update(values)
+            self._overrides.update(checked)
 
     def reset(self, *names: str) -> None:
         """Forget ``%config``-level values (all of them with no names)."""
@@ -222,7 +237,7 @@ class Session:
         if setting.env is not None and (raw := config.env(setting.env)) is not None:
             if isinstance(setting.default, bool):
                 return config.env_flag(setting.env)
-            return setting.parse(raw)
+            return setting.checked(name, setting.parse(raw), f"{setting.env}={raw!r}")
         return setting.default
 
     def source(self, name: str) -> str:

@@ -16,7 +16,7 @@ from traitlets import Enum, TraitError, TraitType, observe, validate
 from traitlets.config import Configurable
 
 from .. import catalog, upstream
-from ..errors import ValidationError
+from ..errors import ConfigurationError, ValidationError
 from ..request import resolve_model
 from ..session import SETTINGS, session
 
@@ -88,6 +88,16 @@ class MagicSettings(Configurable):
         if not low <= size <= high:
             raise TraitError(f"thumbnail_size must be between {low} and {high} pixels")
         return size
+
+    @validate("timeout", "budget_usd", "confirm_above_usd", "base_url")
+    def _valid_setting(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        if name == "timeout" and value == 0:
+            return value  # no limit, as the help says (shared as None)
+        try:
+            return SETTINGS[name].checked(name, value)
+        except ConfigurationError as exc:
+            raise TraitError(str(exc)) from None
 
     @validate("price_per_image_usd")
     def _valid_price(self, proposal: Any) -> float | None:

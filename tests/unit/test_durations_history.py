@@ -10,6 +10,7 @@ from seedream_jupyter.client.durations import TaskShape
 from seedream_jupyter.request import GenerationRequest
 from seedream_jupyter.session import Session
 from seedream_jupyter.store import Store
+from seedream_jupyter.store.base import DB_NAME
 from seedream_jupyter.task import ImageRef, Task, TaskStatus
 
 REAL = "https://api.example.test"
@@ -82,8 +83,8 @@ def test_a_new_real_client_starts_from_the_history(
 def test_an_unreadable_history_costs_no_client(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    blocked = tmp_path / "not-a-dir"
-    blocked.write_text("a file where the home should be")
+    blocked = tmp_path / "home"
+    (blocked / DB_NAME).mkdir(parents=True)  # a folder where the history file should be
     monkeypatch.setenv("WAVE_API_KEY", "sk-test-not-real")
     session = Session()
     session.configure(home=str(blocked), base_url=REAL)

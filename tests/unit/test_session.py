@@ -103,12 +103,48 @@ def test_a_base_url_wins_over_the_simulator_default(
 
 
 @pytest.mark.parametrize("url", ["ftp://x.test", "www.qingbo.dev", "http://"])
-def test_bad_base_url(url: str, fresh: Session) -> None:
-    fresh.configure(base_url=url)
-    with pytest.raises(ConfigurationError):
+def test_bad_base_url(url: str, fresh: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigurationError, match=r"SeedreamMagic.base_url: .*http\(s\) URL"):
+        fresh.configure(base_url=url)
+    monkeypatch.setenv("SEEDREAM_BASE_URL", url)
+    with pytest.raises(ConfigurationError, match="SEEDREAM_BASE_URL="):
         fresh.target()
     with pytest.raises(ConfigurationError):
         Client(api_key="sk-test-x", base_url=url)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("budget_usd", -5, "below zero"),
+        ("budget_usd", "lots", "not a number"),
+        ("budget_usd", float("nan"), "not a finite number"),
+        ("confirm_above_usd", -0.01, "below zero"),
+        ("timeout", 0, "not above zero"),
+        ("timeout", -1, "not above zero"),
+        ("timeout", True, "not a number"),
+    ],
+)
+def test_bad_settings_are_refused_when_set_naming_the_fix(
+    name: str, value: Any, says: str, fresh: Session
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"SeedreamMagic.{name}: .*{says}: give "):
+        fresh.configure(**{name: value})
+    assert fresh.source(name) == "default"  # nothing half-set
+
+
+def test_good_settings_are_kept(fresh: Session) -> None:
+    fresh.configure(budget_usd=0, timeout="0.5", confirm_above_usd=None, base_url="http://x.test/")
+    assert fresh.get("budget_usd") == 0.0 and fresh.get("timeout") == 0.5
+    assert fresh.get("base_url") == "http://x.test" and fresh.get("confirm_above_usd") is None
+
+
+def test_a_negative_budget_in_the_env_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, fresh: Session
+) -> None:
+    monkeypatch.setenv("SEEDREAM_BUDGET_USD", "-1")
+    with pytest.raises(ConfigurationError, match=r"SEEDREAM_BUDGET_USD='-1': .*below zero"):
+        fresh.get("budget_usd")
 
 
 def test_home_dir_from_env(isolated_env: Any, fresh: Session) -> None:
