@@ -96,12 +96,12 @@ class ModelSpec:
     output_formats: tuple[str, ...]
     price_per_image_usd: float
     max_reference_images: int
-    # Reference fusion ("reference" action) needs at least this many images.
-    min_reference_images_for_fusion: int
     max_reference_images_for_fusion: int
-    # 4.0 only: reference images plus output images must not exceed this.
-    max_refs_plus_outputs: int | None
     pixel_sizes: Mapping[str, Mapping[str, tuple[int, int]]]
+    # Reference fusion ("reference" action) needs at least this many images.
+    min_reference_images_for_fusion: int = 2
+    # 4.0 only: reference images plus output images must not exceed this.
+    max_refs_plus_outputs: int | None = None
     # Upstream options it takes (names of UPSTREAM_OPTIONS) and its prompt-optimisation modes.
     upstream_options: tuple[str, ...] = ("optimize_prompt",)
     prompt_modes: tuple[str, ...] = ("standard",)
@@ -153,17 +153,14 @@ class ModelSpec:
     def describe_references(self, action: str) -> str:
         """``at most 14``, ``exactly one``, ``at least one, at most 14``, ``2 to 10``."""
         low, high = self.reference_range(action)
-
-        def word(n: int) -> str:
-            return "one" if n == 1 else str(n)
-
+        most = "one" if high == 1 else str(high)
         if low == 0:
-            return f"at most {word(high)}"
+            return f"at most {most}"
         if low == high:
-            return f"exactly {word(low)}"
+            return f"exactly {most}"
         if low == 1:
-            return f"at least one, at most {word(high)}"
-        return f"{word(low)} to {word(high)}"
+            return f"at least one, at most {most}"
+        return f"{low} to {most}"
 
 
 _NO_ULTRA_TALL = tuple(r for r in ASPECT_RATIOS if r != "9:21")
@@ -184,9 +181,7 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 output_formats=("jpeg", "png"),
                 price_per_image_usd=0.02975,
                 max_reference_images=14,
-                min_reference_images_for_fusion=2,
                 max_reference_images_for_fusion=14,
-                max_refs_plus_outputs=None,
                 pixel_sizes=MappingProxyType({"2K": _sizes(_SIZE_2K_LITE), "3K": _sizes(_SIZE_3K)}),
                 upstream_options=("optimize_prompt", "web_search"),
             ),
@@ -202,9 +197,7 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 output_formats=("jpeg",),
                 price_per_image_usd=0.02975,
                 max_reference_images=14,
-                min_reference_images_for_fusion=2,
                 max_reference_images_for_fusion=14,
-                max_refs_plus_outputs=None,
                 pixel_sizes=MappingProxyType({"2K": _sizes(_SIZE_2K), "4K": _sizes(_SIZE_4K)}),
             ),
             ModelSpec(
@@ -219,7 +212,6 @@ MODELS: Final[Mapping[str, ModelSpec]] = MappingProxyType(
                 output_formats=("jpeg",),
                 price_per_image_usd=0.0238,
                 max_reference_images=10,
-                min_reference_images_for_fusion=2,
                 max_reference_images_for_fusion=10,
                 max_refs_plus_outputs=MAX_REFS_PLUS_OUTPUTS,
                 pixel_sizes=MappingProxyType(

@@ -4,6 +4,7 @@
 - ``result``: Result — lazy PIL images, save, provenance and JSON, ratings and tags, replay.
 - ``resultset``: ResultSet — a list of Results as a contact sheet, records, a DataFrame, scores.
 - ``sweep``: Sweep — the axes, and the labelled comparison grid (drawn by ``grid``).
+- ``caption``: the caption, the SIMULATED notice and the contact sheet every view shows.
 - ``hooks``: what the layers above hand down (the session's history, how to replay).
 
 Every view names a generation with ``caption`` (cost through ``ModelSpec.cost_text``) and says
@@ -13,19 +14,15 @@ own for either.
 
 from __future__ import annotations
 
-from .hooks import connect
-from .result import (
+from .caption import (
     FROM_CACHE_NOTE,
-    GENERATOR,
-    INFO_INDEX,
-    INFO_TASK_ID,
     NOT_BILLED_NOTE,
     SIMULATED_MARK,
     SIMULATED_NOTICE,
-    Result,
     caption,
-    replayed_request,
 )
+from .hooks import connect
+from .result import GENERATOR, INFO_INDEX, INFO_TASK_ID, Result, replayed_request
 from .resultset import PANDAS_HINT, ResultSet, Scorer
 from .sweep import Combination, Sweep
 

@@ -13,7 +13,6 @@ the same request again.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import os
@@ -29,62 +28,16 @@ from ..request import GenerationRequest
 from ..store import Store, check_stars, check_tags
 from ..task import ImageRef, Task, TaskStatus
 from . import hooks
+from .caption import FROM_CACHE_NOTE, SIMULATED_MARK, caption, sheet_bundle
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-SIMULATED_MARK = "SIMULATED"
-# Said once wherever simulated images are shown (a progress view's end, a warning, a grid).
-SIMULATED_NOTICE: Final = (
-    f"{SIMULATED_MARK}: synthetic images from the seedream-jupyter simulator, not Seedream "
-    "(no cost). Set WAVE_API_KEY (and leave SEEDREAM_SIMULATOR unset) for real images."
-)
-NOT_BILLED_NOTE: Final = "(simulated: not billed)"
-FROM_CACHE_NOTE = "from the history on disk: nothing billed"
 GENERATOR: Final = "seedream-jupyter"
 # Set on every PIL image a Result hands out, so an edit made from it knows its parent.
 INFO_TASK_ID: Final = "seedream_task_id"
 INFO_INDEX: Final = "seedream_index"
 REQUEST_FIELD_NAMES: Final = tuple(f.name for f in dataclasses.fields(GenerationRequest))
-
-
-def _sheet_bundle(text: str, sheet: PILImage.Image | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A small JPEG contact sheet (never a multi-MB PNG) with alt text, plus the summary."""
-    if sheet is None:
-        return {"text/plain": text}, {}
-    jpeg = base64.b64encode(_images.to_jpeg_bytes(sheet, 75)).decode()
-    alt = {"image/jpeg": {"alt": text.splitlines()[0]}}
-    return {"text/plain": text, "image/jpeg": jpeg}, alt
-
-
-def caption(
-    request: GenerationRequest,
-    *,
-    images: int = 0,
-    simulated: bool = False,
-    status: str = "",
-    task_id: str = "",
-    from_cache: bool = False,
-    digits: int = 4,
-) -> str:
-    """The one line every view names a generation by: ``doubao-seedream-4.5 · group ×3 ·
-    16:9 · 2K (2560×1440) · ≈ $0.0893 (simulated: not billed) · completed · task-…``.
-
-    The count and the cost are those of the ``images`` that came back, once there are any;
-    ``price unknown`` for a model id the catalog does not know."""
-    width, height = request.pixel_size
-    cost = request.spec.cost_text(images or request.output_count, digits)
-    parts = [
-        request.model,
-        request.count_label(images),
-        request.ratio_label,
-        f"{request.resolution} ({width}×{height})",
-        f"{cost} {NOT_BILLED_NOTE}" if simulated else cost,
-        status,
-        task_id,
-        FROM_CACHE_NOTE if from_cache else "",
-    ]
-    return " · ".join(part for part in parts if part)
 
 
 def replayed_request(request: GenerationRequest, changes: Mapping[str, Any]) -> GenerationRequest:
@@ -461,4 +414,4 @@ class Result:
         self, include: Any = None, exclude: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         sheet = _images.contact_sheet(self.sources(), thumb_side=384) if len(self) else None
-        return _sheet_bundle(self.summary(), sheet)
+        return sheet_bundle(self.summary(), sheet)

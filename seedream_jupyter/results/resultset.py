@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Final
 from .. import errors
 from .. import images as _images
 from ..store import Store
-from .result import Result, _sheet_bundle
+from .caption import sheet_bundle
+from .result import Result
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -183,4 +184,4 @@ class ResultSet(list[Result]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         lines = [f"{label}: {r!r}" for label, r in zip(self.labels, self)]
         sheet = self.grid(thumb_side=256) if any(len(r) for r in self) else None
-        return _sheet_bundle("\n".join([repr(self), *lines]), sheet)
+        return sheet_bundle("\n".join([repr(self), *lines]), sheet)

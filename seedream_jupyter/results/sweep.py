@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..request import GenerationRequest
+from .caption import SIMULATED_MARK, SIMULATED_NOTICE, sheet_bundle
 from .grid import GridSpec, Tile, draw_grid
-from .result import SIMULATED_MARK, SIMULATED_NOTICE, Result, _sheet_bundle
+from .result import Result
 from .resultset import ResultSet
 
 if TYPE_CHECKING:
@@ -232,4 +233,4 @@ class Sweep(ResultSet):
         self, include: Any = None, exclude: Any = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         sheet = self.grid(thumb_side=192) if self.combinations else None
-        return _sheet_bundle(self.summary(), sheet)
+        return sheet_bundle(self.summary(), sheet)
