@@ -18,6 +18,18 @@ EXTENSION: Final = {"jpeg": ".jpg", "png": ".png", "webp": ".webp"}
 HEAD_BYTES: Final = 16  # enough for every signature above
 
 
+def megabytes(size: float) -> str:
+    """``30 MB``, ``31.5 MB``, ``30.04 MB``: in MiB, as every limit here is, and never rounded
+    onto a round limit it exceeds."""
+    if size < 2**20 / 10:
+        return f"{size:.0f} bytes" if size < 1024 else f"{size / 1024:.0f} KB"
+    value = size / 2**20
+    if value == int(value):
+        return f"{value:.0f} MB"
+    text = f"{value:.1f}"
+    return f"{value:.2f} MB" if text.endswith(".0") else f"{text} MB"
+
+
 def sniff(head: bytes) -> str | None:
     """``jpeg`` / ``png`` / ``webp`` from the first bytes of a file, else None."""
     if head.startswith(JPEG_SIGNATURE):

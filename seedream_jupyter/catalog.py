@@ -9,6 +9,7 @@ says where each limit comes from (the seed, the upstream ModelArk pages, or infe
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import functools
 import re
@@ -124,7 +125,9 @@ class ModelSpec:
         """``≈ $0.0595`` for ``images`` output images, or ``price unknown``: every view's cost."""
         if not self.price_known:
             return "price unknown"
-        return f"≈ ${self.cost(images):.{digits}f}"
+        # half up from the decimal text: 1 × $0.02975 is $0.0298, as a person rounds it
+        cost = decimal.Decimal(str(self.cost(images)))
+        return f"≈ ${cost.quantize(decimal.Decimal(10) ** -digits, decimal.ROUND_HALF_UP)}"
 
     def cost_breakdown(self, images: int, *, up_to: bool = False) -> str:
         """``≈ $0.0595 (up to 2 images × $0.02975)`` (``up_to``: a group may return fewer)."""

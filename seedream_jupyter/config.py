@@ -27,6 +27,12 @@ ENV_HOME: Final = "SEEDREAM_HOME"
 ENV_BUDGET: Final = "SEEDREAM_BUDGET_USD"
 ENV_ALLOW_PRIVATE_URLS: Final = "SEEDREAM_ALLOW_PRIVATE_URLS"
 ENV_HISTORY: Final = "SEEDREAM_HISTORY"
+SIMULATED_MARK: Final = "SIMULATED"
+# Said once wherever simulated images are shown (a progress view's end, a warning, a grid).
+SIMULATED_NOTICE: Final = (
+    f"{SIMULATED_MARK}: synthetic images from the seedream-jupyter simulator, not Seedream "
+    f"(no cost). Set {ENV_API_KEY} (and leave {ENV_SIMULATOR} unset) for real images."
+)
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off"})
 

@@ -23,7 +23,7 @@ from .request import check_image_url
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-_MAX_MB = catalog.MAX_INPUT_IMAGE_BYTES // (1024 * 1024)
+_MAX_MB = _formats.megabytes(catalog.MAX_INPUT_IMAGE_BYTES)
 _ALLOWED = "/".join(f.upper() for f in catalog.INPUT_IMAGE_FORMATS)
 # What PIL raises for bytes that are not a decodable image (truncated, corrupt, noise).
 _DECODE_ERRORS: Final = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error)
@@ -73,7 +73,9 @@ def _verified(data: bytes, field: str, what: str) -> str:
 
 def _bytes_to_uri(data: bytes, field: str, what: str) -> str:
     if len(data) > catalog.MAX_INPUT_IMAGE_BYTES:
-        raise ValidationError(field, f"<{what}: {len(data) / 1e6:.1f} MB>", f"at most {_MAX_MB} MB")
+        raise ValidationError(
+            field, f"<{what}: {_formats.megabytes(len(data))}>", f"at most {_MAX_MB}"
+        )
     return _data_uri(data, _verified(data, field, what))
 
 
@@ -148,7 +150,7 @@ def _path_to_uri(obj: str | os.PathLike[str], field: str) -> str:
         size = path.stat().st_size
         if size > catalog.MAX_INPUT_IMAGE_BYTES:
             raise ValidationError(
-                field, str(obj), f"the file is {size / 1e6:.1f} MB; at most {_MAX_MB} MB"
+                field, str(obj), f"the file is {_formats.megabytes(size)}; at most {_MAX_MB}"
             )
         data = path.read_bytes()
     except (OSError, ValueError) as exc:

@@ -82,8 +82,8 @@ def check_image_url(url: object, index: int) -> None:
     if size > catalog.MAX_INPUT_IMAGE_BYTES:
         raise _fail(
             name,
-            f"<{size / 1e6:.1f} MB image>",
-            f"each image must be at most {catalog.MAX_INPUT_IMAGE_BYTES // (1024 * 1024)} MB",
+            f"<{_formats.megabytes(size)} image>",
+            f"each image must be at most {_formats.megabytes(catalog.MAX_INPUT_IMAGE_BYTES)}",
         )
     try:
         head = base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4))

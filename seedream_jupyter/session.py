@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from . import catalog, config
 from .errors import ConfigurationError
-from .results import SIMULATED_NOTICE
 from .settings import SETTINGS, Setting
 
 if TYPE_CHECKING:  # imported on use: ``%load_ext`` needs none (httpx alone is ~150 ms)
@@ -43,7 +42,7 @@ if TYPE_CHECKING:  # imported on use: ``%load_ext`` needs none (httpx alone is ~
 logger = logging.getLogger("seedream_jupyter")
 T = TypeVar("T")
 
-SIMULATOR_NOTICE: Final = SIMULATED_NOTICE  # the one text, from ``results``
+SIMULATOR_NOTICE: Final = config.SIMULATED_NOTICE  # the one text (``results`` shows it too)
 FRONTEND_MODULE: Final = "seedream_jupyter.display.frontend"
 
 

@@ -309,8 +309,8 @@ def limit_warnings(spec: ModelSpec, image_urls: Sequence[str], outputs: int) -> 
         if size is not None and size > catalog.UPSTREAM_MAX_INPUT_BYTES:
             found.append(
                 LimitWarning(
-                    f"images[{index}] is {size / 2**20:.1f} MB: the model accepts up to "
-                    f"{limits['upstream_input_bytes'].value / 2**20:.0f} MB {where}; the "
+                    f"images[{index}] is {_formats.megabytes(size)}: the model accepts up to "
+                    f"{_formats.megabytes(limits['upstream_input_bytes'].value)} {where}; the "
                     "provider's page allows 30 MB, so it is sent anyway"
                 )
             )

@@ -65,9 +65,10 @@ def _warn_if_failed(what: str, future: concurrent.futures.Future[Any]) -> None:
 
 
 def warn(text: str) -> None:
-    """A loud, per-occurrence warning about the history (also logged)."""
+    """A loud, per-occurrence warning about the history (logged at INFO: Python's fallback
+    handler would print it a second time at WARNING)."""
     text = redact(text)
-    logger.warning("history: %s", text)
+    logger.info("history: %s", text)
     warnings.warn(text, HistoryWarning, stacklevel=3)
 
 
@@ -77,4 +78,8 @@ async def flush() -> None:
     try:
         await asyncio.wait_for(required(lambda: None), FLUSH_SECONDS)
     except (asyncio.TimeoutError, RuntimeError):  # a stuck disk, or a writer shut down
-        logger.warning("history: writes still pending after %.0f s", FLUSH_SECONDS)
+        logger.warning(
+            "history: writes still pending after %.0f s (a slow or stuck disk?): what follows "
+            "may not be in sj.history() yet; it is written when the disk answers",
+            FLUSH_SECONDS,
+        )

@@ -9,6 +9,7 @@ needs ``confirm=True`` (``check_cost``).
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -30,7 +31,7 @@ from .build import (
 )
 from .helpers import start
 from .job import Job, JobListener
-from .waiting import refresh, say_if_simulated, user_stacklevel, wait_first
+from .waiting import TICK_SECONDS, refresh, say_if_simulated, user_stacklevel
 
 RequestLike = GenerationRequest | str | Mapping[str, Any]
 
@@ -76,7 +77,8 @@ def run_all(
     wait: str = "poll",
     stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[int, Result | BaseException], bool]:
-    """Run validated requests with at most ``concurrency`` in flight: the outcome of each, by
+    """Run validated requests with at most ``concurrency`` on the server at once (a finished
+    task's downloads hold no slot): the outcome of each, by
     position, and whether a progress view showed them (it then said SIMULATED already).
     An interrupt cancels (or detaches) the jobs in flight and propagates. Once ``stop()`` is
     true no other request is started (each is a ``TaskCancelledError``: nothing was sent)."""
@@ -84,6 +86,7 @@ def run_all(
     pending = list(enumerate(prepared))
     running: dict[concurrent.futures.Future[Result], tuple[int, Job]] = {}
     outcomes: dict[int, Result | BaseException] = {}
+    changed = threading.Event()  # a job changed state or ended: count the slots again
     if view is None and show_progress:
         view = session().progress(title or f"batch of {len(prepared)}")
     try:
@@ -91,15 +94,24 @@ def run_all(
             if stop is not None and stop():
                 outcomes.update((index, TaskCancelledError(NOT_SUBMITTED)) for index, _ in pending)
                 pending.clear()
-            while pending and len(running) < concurrency:
+            # A task whose images are downloading frees its slot: the next one is submitted
+            # the moment the server is done, as the server's own queue would.
+            on_server = sum(1 for _i, job in running.values() if job.state.on_server)
+            while pending and on_server < concurrency:
                 index, request = pending.pop(0)
                 job = start(request, client=client, timeout=timeout, cache=cache, wait=wait)
+                job.subscribe(lambda _job: changed.set())
+                job.future.add_done_callback(lambda _future: changed.set())
                 if view is not None:
                     view.add(job)
                 if on_job is not None:
                     on_job(job)
                 running[job.future] = (index, job)
-            for future in wait_first(running, view):
+                on_server += 1
+            changed.wait(TICK_SECONDS if view is not None else None)
+            changed.clear()
+            refresh(view)
+            for future in [f for f in running if f.done()]:
                 index, _job = running.pop(future)
                 error = future.exception()
                 outcomes[index] = error if error is not None else future.result()

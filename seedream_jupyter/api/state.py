@@ -37,6 +37,12 @@ class JobState(str, enum.Enum):
         return self in _ACTIVE
 
     @property
+    def on_server(self) -> bool:
+        """The server holds it (submitting, queued, processing): what a batch's concurrency
+        counts. Its downloads hold no slot."""
+        return self in _ACTIVE and self is not JobState.DOWNLOADING
+
+    @property
     def terminal(self) -> bool:
         return not self.active
 

@@ -229,8 +229,9 @@ def _too_large(
     what: str, size: int, max_bytes: int, task_id: str | None, url: str
 ) -> ImageDownloadError:
     return ImageDownloadError(
-        f"{what} is larger than {max_bytes / 1e6:.0f} MB (at least {size / 1e6:.0f} MB); not "
-        "keeping it. Raise Client(max_image_bytes=...) if the server really sends such files.",
+        f"{what} is larger than {_formats.megabytes(max_bytes)} (at least "
+        f"{_formats.megabytes(size)}); not keeping it. Raise Client(max_image_bytes=...) if "
+        "the server really sends such files.",
         task_id=task_id,
         url=url,
     )

@@ -9,11 +9,13 @@ the front-end the session finds (``frontend``) and by ``%load_ext seedream_jupyt
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .. import images
-from ..results import NOT_BILLED_NOTE, Result, ResultSet
 from . import gallery
+
+if TYPE_CHECKING:  # registered by name: %load_ext does not import the results (and the store)
+    from ..results import Result, ResultSet
 
 logger = logging.getLogger("seedream_jupyter")
 MAX_SET_IMAGES: Final = 24
@@ -42,6 +44,8 @@ def result_html(result: Result) -> str:
 
 
 def result_set_html(results: ResultSet) -> str:
+    from ..results import NOT_BILLED_NOTE
+
     shown = [(label, r) for label, r in zip(results.labels, results) if len(r)][:MAX_SET_IMAGES]
     sources = [r.sources()[0] for _, r in shown]
     sizes = [images.size_of(source) for source in sources]
@@ -81,5 +85,7 @@ def register(shell: Any) -> None:
         formatter = shell.display_formatter.formatters["text/html"]
     except (AttributeError, KeyError):
         return
-    formatter.for_type(Result, _safe(result_html))
-    formatter.for_type(ResultSet, _safe(result_set_html))
+    formatter.for_type_by_name("seedream_jupyter.results.result", "Result", _safe(result_html))
+    formatter.for_type_by_name(
+        "seedream_jupyter.results.resultset", "ResultSet", _safe(result_set_html)
+    )

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from .. import images
-from ..results import SIMULATED_MARK
+from ..config import SIMULATED_MARK
 from .saving import MARK
 
 SINGLE_BOX: Final = (960, 480)  # one image: up to the card's width, at most this high

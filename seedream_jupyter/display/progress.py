@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from ..api import JobState
-from ..results import SIMULATED_NOTICE
+from ..config import SIMULATED_NOTICE
 from . import gallery, static
 from .static import JobLike
 from .terminal import job_line

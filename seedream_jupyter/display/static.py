@@ -184,7 +184,7 @@ def header_text(request: GenerationRequest) -> str:
     unknown`` for a model id the catalog does not know)."""
     return (
         f"{request.model} · {request.count_label()} · {request.ratio_label} · "
-        f"{request.resolution} · {request.cost_text(2)}"
+        f"{request.resolution} · {request.cost_text()}"
     )
 
 
@@ -198,7 +198,6 @@ def caption_text(job: JobLike, snap: Snapshot | None = None) -> str:
         simulated=snap.simulated,
         status=status_line(snap),
         task_id=snap.task_id,
-        digits=2,
     )
 
 

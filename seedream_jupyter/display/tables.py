@@ -11,7 +11,7 @@ from typing import Final
 from .. import catalog, images
 from ..api import HistoryList, SpendTable
 from ..api.archive import when
-from ..results import SIMULATED_MARK
+from ..config import SIMULATED_MARK
 
 HISTORY_THUMBNAIL_ROWS: Final = 50  # rows beyond this show no thumbnail (keeps notebooks small)
 HISTORY_THUMBNAIL_HEIGHT: Final = 48  # shown height in CSS px; made at twice that (sharp on HiDPI)

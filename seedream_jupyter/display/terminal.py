@@ -15,7 +15,7 @@ import time
 from typing import Final, TextIO
 
 from ..api import JobState
-from ..results import SIMULATED_NOTICE
+from ..config import SIMULATED_NOTICE
 from .static import (
     SIMULATED_MARK,
     JobLike,

@@ -16,7 +16,6 @@ manager does not.
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 from typing import Any, Final
 
@@ -87,6 +86,8 @@ class PendingCell:
         self.magic, self.job, self.view, self.args, self.refresh = magic, job, view, args, refresh
 
     async def run(self) -> None:
+        import asyncio  # here, like the api: %load_ext imports neither (a bare shell has none)
+
         from .. import api  # here, not at import: %load_ext must not pull in httpx
         from ..api.job import follow
 
@@ -121,6 +122,8 @@ class PendingCell:
         return None
 
     async def _interrupted(self) -> None:
+        import asyncio
+
         from .. import api
 
         job, view = self.job, self.view

@@ -34,7 +34,12 @@ def _extra_item(text: str) -> tuple[str, Any]:
         raise argparse.ArgumentTypeError(f"--extra takes KEY=VALUE, not {text!r}")
     try:
         value: Any = json.loads(raw)
-    except ValueError:
+    except ValueError as exc:
+        if raw.lstrip()[:1] in ("{", "["):  # meant as JSON: sending it as text would hide that
+            raise argparse.ArgumentTypeError(
+                f"--extra {key.strip()}=...: not valid JSON ({exc}); write it as JSON, e.g. "
+                f'--extra {key.strip()}=\'{{"mode": "fast"}}\''
+            ) from None
         value = raw
     return key.strip(), value
 

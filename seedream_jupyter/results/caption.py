@@ -7,17 +7,12 @@ import base64
 from typing import TYPE_CHECKING, Any, Final
 
 from .. import images as _images
+from ..config import SIMULATED_MARK, SIMULATED_NOTICE
 from ..request import GenerationRequest
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-SIMULATED_MARK = "SIMULATED"
-# Said once wherever simulated images are shown (a progress view's end, a warning, a grid).
-SIMULATED_NOTICE: Final = (
-    f"{SIMULATED_MARK}: synthetic images from the seedream-jupyter simulator, not Seedream "
-    "(no cost). Set WAVE_API_KEY (and leave SEEDREAM_SIMULATOR unset) for real images."
-)
 NOT_BILLED_NOTE: Final = "(simulated: not billed)"
 FROM_CACHE_NOTE = "from the history on disk: nothing billed"
 
@@ -59,3 +54,13 @@ def caption(
         FROM_CACHE_NOTE if from_cache else "",
     ]
     return " · ".join(part for part in parts if part)
+
+
+__all__ = [
+    "FROM_CACHE_NOTE",
+    "NOT_BILLED_NOTE",
+    "SIMULATED_MARK",
+    "SIMULATED_NOTICE",
+    "caption",
+    "sheet_bundle",
+]

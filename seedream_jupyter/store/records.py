@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import catalog
+from .. import _formats, catalog
 from ..errors import ValidationError
 from ..request import GenerationRequest
 from ..task import ImageRef, Task, TaskStatus
@@ -164,7 +164,7 @@ class PruneReport:
     def __str__(self) -> str:
         verb = "would free" if self.dry_run else "freed"
         return (
-            f"{verb} {self.bytes_freed / 1e6:.1f} MB: {self.tasks} tasks, "
+            f"{verb} {_formats.megabytes(self.bytes_freed)}: {self.tasks} tasks, "
             f"{self.images} image rows, {self.files} files"
         )
 

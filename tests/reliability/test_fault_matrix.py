@@ -157,7 +157,7 @@ CELLS = [
         E.ImageDownloadError,
         "completed",
         resumed=True,
-        client={"max_image_bytes": 2_000_000},
+        client={"max_image_bytes": 2 * 2**20},
     ),
     Cell("bomb", "download", "bomb@download", ImageRefusedError, "completed", resumed=False),
     Cell(

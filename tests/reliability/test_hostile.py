@@ -85,7 +85,7 @@ def test_headers_sent_one_byte_a_second_are_bounded_by_timeout(
 
 def test_an_endless_body_is_cut_at_the_size_cap(start_simulator: Any) -> None:
     sim = start_simulator(faults="endless")
-    client = client_for(sim, max_image_bytes=16_000_000)
+    client = client_for(sim, max_image_bytes=16 * 2**20)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.monotonic()
     with pytest.raises(sj.ImageDownloadError, match="larger than 16 MB") as info:

@@ -74,12 +74,20 @@ def answers(sim: MockSimulator, scope: str = "get") -> list[Any]:
     return [r.reply_json() for r in of_scope(sim, scope)]
 
 
-def task_spans(sim: MockSimulator) -> list[tuple[float, float]]:
-    """For each task submitted: from its submit arriving to its last image answered."""
+def task_spans(sim: MockSimulator, *, on_server: bool = False) -> list[tuple[float, float]]:
+    """For each task submitted: from its submit arriving to its last image answered
+    (``on_server``: to the first poll the server answered "completed", i.e. while the
+    server held it)."""
     ends: dict[str, float] = {}
+    if on_server:
+        for r in of_scope(sim, "get"):
+            task_id, reply = r.path.rstrip("/").split("/")[-1], r.reply_json() or {}
+            if reply.get("status") == "completed" and task_id not in ends:
+                ends[task_id] = r.answered or r.time
     for r in of_scope(sim, "download"):
         task_id = r.path.split("/")[2]
-        ends[task_id] = max(ends.get(task_id, 0.0), r.answered or r.time)
+        if not on_server:
+            ends[task_id] = max(ends.get(task_id, 0.0), r.answered or r.time)
     spans = []
     for r in of_scope(sim, "submit"):
         task_id = (r.reply_json() or {}).get("task_id")

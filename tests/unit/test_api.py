@@ -355,14 +355,16 @@ def test_batch_bounded_concurrency_in_order(make_sim: MakeSim) -> None:
     assert [r.prompt for r in results] == prompts
     assert sim.stats.submits == 6
     assert max_overlap(request_spans(sim, "submit")) <= 2
-    assert max_overlap(task_spans(sim)) == 2  # bounded, and actually concurrent
+    # bounded while the server holds them (a finished task's downloads hold no slot)
+    assert max_overlap(task_spans(sim, on_server=True)) == 2  # ... and actually concurrent
     assert results.failures == {}
     assert len(results.images) == 6
 
 
 def test_batch_concurrency_one_is_sequential(sim: MockSimulator, client: Client) -> None:
     sj.batch(["a", "b", "c"], concurrency=1, client=client, cache=False)
-    assert len(task_spans(sim)) == 3 and max_overlap(task_spans(sim)) == 1
+    spans = task_spans(sim, on_server=True)
+    assert len(spans) == 3 and max_overlap(spans) == 1
 
 
 def test_batch_accepts_requests_strings_and_dicts(sim: MockSimulator, client: Client) -> None:
@@ -530,3 +532,21 @@ def test_blocking_calls_on_the_loop_thread_are_refused_not_deadlocked(
     refused = _loop.submit(inside()).result(10)
     assert len(refused) == 3 and all("sj.agenerate" in text for text in refused)
     assert sim.stats.submits == 1  # only the job started outside
+
+
+def test_load_ext_imports_neither_the_api_nor_the_history_nor_asyncio() -> None:
+    code = (
+        "import json, sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "shell = InteractiveShell.instance()\n"
+        "before = set(sys.modules)\n"
+        "shell.run_line_magic('load_ext', 'seedream_jupyter')\n"
+        "print(json.dumps(sorted(set(sys.modules) - before)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    loaded = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "seedream_jupyter.magic" in loaded
+    heavy = {"httpx", "asyncio", "seedream_jupyter.api", "seedream_jupyter.store", "PIL.Image"}
+    assert not loaded & heavy, loaded & heavy  # each loads on first use (%load_ext stays fast)

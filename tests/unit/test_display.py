@@ -283,7 +283,7 @@ def test_bundle_before_completion_has_widget_and_text_only(request_2k: Generatio
     assert "image/jpeg" not in data
     text = data["text/plain"]
     assert "SIMULATED" in text and "task-wave-6" in text and "processing 40%" in text
-    assert "doubao-seedream-4.5" in text and "$0.03" in text
+    assert "doubao-seedream-4.5" in text and "≈ $0.0298" in text
 
 
 def test_bundle_after_completion_has_a_small_jpeg_contact_sheet(

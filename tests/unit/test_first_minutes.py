@@ -187,7 +187,7 @@ def test_a_finished_view_carries_a_marked_html_gallery(sim: Any) -> None:
     assert XSS not in page
     caption = re.search(r"sj-static-caption[^>]*>(.*?)</div>", page)
     assert caption is not None
-    for part in ("doubao-seedream-4.5", "2560×1440", "≈ $0.06", job.task_id or "?"):
+    for part in ("doubao-seedream-4.5", "2560×1440", "≈ $0.0595", job.task_id or "?"):
         assert part in html.unescape(caption.group(1))
     assert "full-size files:" in page
 

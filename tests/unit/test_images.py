@@ -307,3 +307,20 @@ def test_contact_sheet_empty() -> None:
 def test_to_jpeg_bytes(image_bytes: Any) -> None:
     img = Image.new("RGBA", (10, 10))
     assert Image.open(io.BytesIO(images.to_jpeg_bytes(img))).format == "JPEG"
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (30 * 2**20, "30 MB"),
+        (30 * 2**20 + 40_000, "30.04 MB"),  # over the limit never reads as the limit
+        (int(31.5 * 2**20), "31.5 MB"),
+        (256 * 2**20, "256 MB"),
+        (50_000, "49 KB"),
+        (900, "900 bytes"),
+    ],
+)
+def test_sizes_are_said_in_the_units_of_the_limits(size: int, text: str) -> None:
+    from seedream_jupyter._formats import megabytes
+
+    assert megabytes(size) == text

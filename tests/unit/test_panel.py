@@ -182,7 +182,7 @@ def test_group_size_and_random_seed() -> None:
 
 def test_cost_updates_as_fields_change() -> None:
     form = PanelForm(model="4.5")
-    assert "≈ $0.0297 (1 image × $0.02975)" in form.cost.value
+    assert "≈ $0.0298 (1 image × $0.02975)" in form.cost.value
     form.count.value = 4
     assert "≈ $0.1190 (4 images × $0.02975)" in form.cost.value
     form.model.value = "doubao-seedream-4.0"

@@ -111,6 +111,7 @@ def test_magic_extra_options_and_callback_reach_the_dry_run(ip: InteractiveShell
     [
         ("--extra seed=3", "extra['seed']"),
         ("--extra novalue", "KEY=VALUE"),
+        ("--extra 'meta={\"a\": 1'", "meta=...: not valid JSON"),
         ("--callback-url http://", "with a host"),
         ("--callback-url ftp://example.com/x", "http(s)"),
         ("-m 4.5 --web-search", "web search"),
