@@ -114,7 +114,8 @@ def test_the_panel_and_the_dry_run_say_one_cost() -> None:
     request = form.request()
     breakdown = request.cost_breakdown()
     spec = catalog.MODELS["doubao-seedream-4.5"]
-    assert breakdown == f"≈ ${spec.cost(3):.4f} (up to 3 images × $0.02975)"
+    assert breakdown == f"{spec.cost_text(3)} (up to 3 images × $0.02975)"
+    assert spec.cost_text(3) == "≈ $0.0893"  # 0.08925, rounded half up
     assert breakdown in form.cost.value
     assert breakdown in whole_api.cost_line(request)
     assert unknown_result().params.cost_breakdown() == "price unknown"
