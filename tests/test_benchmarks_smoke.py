@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIGURES = {"1", "2", "3", "4", "5", "6", "7", "8", "extra"}
+FIGURES = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "extra"}
 
 
 def test_quick_run_writes_every_figure(tmp_path: Path) -> None:

@@ -78,8 +78,8 @@ def run_all(
     stop: Callable[[], bool] | None = None,
 ) -> tuple[dict[int, Result | BaseException], bool]:
     """Run validated requests with at most ``concurrency`` on the server at once (a finished
-    task's downloads hold no slot): the outcome of each, by
-    position, and whether a progress view showed them (it then said SIMULATED already).
+    task's downloads hold no slot): the outcome of each, by position, and whether a progress
+    view showed them (it then said SIMULATED already).
     An interrupt cancels (or detaches) the jobs in flight and propagates. Once ``stop()`` is
     true no other request is started (each is a ``TaskCancelledError``: nothing was sent)."""
     _loop.refuse_in_loop_thread("sj.batch / sj.sweep")
