@@ -54,7 +54,8 @@ _RULES: Final = (
     (" .sj-prompt", "max-width:32em;overflow:hidden;text-overflow:ellipsis"),
     (" .sj-thumb-cell", "padding:2px 6px"),
     (" img", "display:block;border-radius:3px"),
-    (" caption", "text-align:left;font-weight:600;padding:2px 0 6px"),
+    # the title sits above the scrolling box, so a narrow notebook wraps it instead of clipping
+    ("-title", "text-align:left;font-weight:600;padding:2px 0 6px;white-space:normal"),
     (" .sj-sim", "color:var(--jp-warn-color0,#b45309);font-weight:700"),
 )
 _CSS: Final = (
@@ -85,9 +86,10 @@ def _table(
         for row in rows
     )
     return (
-        f'{_CSS}<div class="sj-table-wrap" style="overflow-x:auto;max-width:100%">'
-        f'<table class="sj-table"><caption>{html.escape(caption)}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+        f'{_CSS}<div class="sj-table sj-table-title">{html.escape(caption)}</div>'
+        f'<div class="sj-table-wrap" style="overflow-x:auto;max-width:100%">'
+        f'<table class="sj-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
     )
 
 

@@ -126,7 +126,7 @@ function render({ model, el }) {
       model.get("count_label"),
       model.get("aspect_ratio"),
       model.get("resolution"),
-      model.get("price_known") ? `≈ $${Number(model.get("estimated_cost")).toFixed(2)}` : "price unknown",
+      model.get("cost_text"),  // the catalog's text, as every other view says it
     ];
     title.textContent = parts.filter(Boolean).join(" · ");
     title.title = model.get("pixel_size") ? `${model.get("pixel_size")} px per image` : "";
@@ -300,7 +300,7 @@ function render({ model, el }) {
   model.on("change:clock", () => {
     skew = Date.now() / 1000 - model.get("clock");
   });
-  for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "estimated_cost", "price_known", "prompt", "simulated", "from_cache"]) {
+  for (const name of ["model_name", "count_label", "aspect_ratio", "resolution", "cost_text", "prompt", "simulated", "from_cache"]) {
     model.on(`change:${name}`, renderHeader);
   }
   for (const name of ["status", "status_label", "active", "indeterminate", "progress", "task_id", "message", "error", "hint", "done", "blocking", "interactive", "cancelling", "stopped_waiting", "finished_at"]) {

@@ -88,6 +88,7 @@ class TaskView(anywidget.AnyWidget):
     pixel_size = t.Unicode("").tag(sync=True)
     estimated_cost = t.Float(0.0).tag(sync=True)
     price_known = t.Bool(True).tag(sync=True)  # False: a model id the catalog does not know
+    cost_text = t.Unicode("").tag(sync=True)  # "≈ $0.0298" or "price unknown": the catalog's text
     prompt = t.Unicode("").tag(sync=True)
     simulated = t.Bool(False).tag(sync=True)
     from_cache = t.Bool(False).tag(sync=True)
@@ -164,6 +165,7 @@ class TaskView(anywidget.AnyWidget):
             self.placeholder_ratio = width / height
             self.estimated_cost = request.estimate_cost()
             self.price_known = request.price_known
+            self.cost_text = request.cost_text()
             self.prompt = request.prompt
             self.started_at = job.started_at
             self.blocking = blocking

@@ -144,6 +144,7 @@ def test_header_traits_come_from_the_request(request_2k: GenerationRequest) -> N
     assert view.action == "generate"
     assert (view.aspect_ratio, view.resolution, view.pixel_size) == ("16:9", "2K", "2560×1440")
     assert view.estimated_cost == pytest.approx(request_2k.estimate_cost())
+    assert view.cost_text == "≈ $0.0298"  # the catalog's text, to 4 places like every view
     assert view.prompt == request_2k.prompt  # raw: the front-end sets it with textContent
     assert view.simulated is True
     assert view.status == "submitting"

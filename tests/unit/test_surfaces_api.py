@@ -279,7 +279,7 @@ def test_views_show_auto_the_reference_way() -> None:
 def test_views_say_when_the_price_is_unknown() -> None:
     request = GenerationRequest(prompt="x", model=NEW_ID, strict=False)
     view = TaskView(frozen(request))
-    assert view.price_known is False
+    assert view.price_known is False and view.cost_text == "price unknown"
     assert static.header_text(request).endswith("price unknown")
     res = Result(Task("task-wave1", TaskStatus.COMPLETED), request, image_bytes=[png((8, 8))])
     assert "price unknown" in res.summary()
@@ -309,7 +309,8 @@ def test_the_taskview_front_end_shows_the_cache_note_and_unknown_price() -> None
     from pathlib import Path
 
     js = (Path(api.__file__).parents[1] / "display" / "taskview.js").read_text()
-    assert "nothing billed" in js and '"price unknown"' in js and '"price_known"' in js
+    assert "nothing billed" in js and '"cost_text"' in js  # the price text comes from Python
+    assert "toFixed(2)" not in js
     assert json.dumps("from cache") not in js
 
 
