@@ -42,6 +42,11 @@ class Accounting:
     task_rows: int = 0
     intents: int = 0  # unconfirmed rows: submits whose task id never arrived
     intents_matched: int = 0  # ... that stand for a server task (same prompt, no task row)
+    # A reused id given to two submits at once: the client cannot tell which one created it,
+    # so the first answer parsed holds the row and the other stays an intent ("may be
+    # billed"). Its prompt is then the one of the task whose id was reused, not of the task
+    # the server made for it: matched through that pair.
+    intents_swapped: int = 0
     unrecorded: list[str] = field(default_factory=list)  # server tasks with no row: LOSS
     phantoms: list[str] = field(default_factory=list)  # rows naming a task the server never made
     duplicates: list[str] = field(default_factory=list)  # prompts the server saw twice
@@ -63,7 +68,9 @@ class Accounting:
     def line(self) -> str:
         return (
             f"server tasks {self.server_tasks} = task rows {self.task_rows} + intents matched "
-            f"{self.intents_matched} (intents {self.intents}); duplicate submits "
+            f"{self.intents_matched} (intents {self.intents}"
+            + (f", {self.intents_swapped} through a reused id" if self.intents_swapped else "")
+            + "); duplicate submits "
             f"{len(self.duplicates)}; images returned {self.images_returned} = on disk "
             f"{self.images_on_disk} + refused {self.images_refused} + undeliverable "
             f"{self.images_undeliverable} (lost {len(self.images_lost)}); statuses "
@@ -85,6 +92,17 @@ def account(sim: SimulatorHandle, store: Store) -> Accounting:
             out.unexplained.append(record.task_id)
     server_ids = sim.task_ids()
     out.server_tasks = len(server_ids)
+    server_prompt = {}
+    for task_id in server_ids:
+        state = sim.task(task_id)
+        assert state is not None
+        server_prompt[task_id] = state.body.get("prompt")
+    # a row whose prompt is not its task's: its id was answered to two submits at once
+    swapped = {
+        r.prompt: server_prompt[task_id]
+        for task_id, r in rows.items()
+        if task_id in server_prompt and r.prompt != server_prompt[task_id]
+    }
     prompts = collections.Counter()
     for task_id in server_ids:
         state = sim.task(task_id)
@@ -96,6 +114,10 @@ def account(sim: SimulatorHandle, store: Store) -> Accounting:
             if intents[prompt] > 0:
                 intents[prompt] -= 1
                 out.intents_matched += 1
+            elif intents[swapped.get(prompt)] > 0:
+                intents[swapped[prompt]] -= 1
+                out.intents_matched += 1
+                out.intents_swapped += 1
             else:
                 out.unrecorded.append(task_id)
             continue
