@@ -395,37 +395,6 @@ def test_batch_failures_do_not_stop_the_others(make_sim: MakeSim) -> None:
     assert isinstance(results.failures[bad], TaskFailedError)
 
 
-def test_sweep_is_the_cartesian_product_with_labels(sim: MockSimulator, client: Client) -> None:
-    results = sj.sweep(
-        "a {animal}, {style} style",
-        animal=["fox", "owl"],
-        style=["ink", "oil"],
-        seed=[1, 2],
-        model="4.0",
-        resolution="1K",
-        client=client,
-        cache=False,
-    )
-    assert len(results) == 8
-    sent = {(p["prompt"], p["seed"]) for p in payloads(sim)}
-    assert sent == {
-        (f"a {a}, {s} style", seed)
-        for a in ("fox", "owl")
-        for s in ("ink", "oil")
-        for seed in (1, 2)
-    }
-    assert all(
-        p["model"] == "doubao-seedream-4.0" and p["resolution"] == "1K" for p in payloads(sim)
-    )
-    assert results.labels[0] == "animal=fox, style=ink, seed=1"
-    assert results.labels[-1] == "animal=owl, style=oil, seed=2"
-    assert len(set(results.labels)) == 8
-    for label, res in zip(results.labels, results):
-        animal = label.split(",")[0].split("=")[1]
-        assert animal in res.prompt
-    assert results.grid(thumb_side=32).size[0] > 0
-
-
 def test_sweep_over_a_request_field_only(sim: MockSimulator, client: Client) -> None:
     results = sj.sweep("a fox", aspect_ratio=["1:1", "16:9", "9:16"], client=client, cache=False)
     assert sorted(p["aspect_ratio"] for p in payloads(sim)) == ["16:9", "1:1", "9:16"]

@@ -116,6 +116,10 @@ def test_sweep_is_the_product_with_axes_and_labels(
         for st in ("ink", "oil")
         for seed in (1, 2)
     }
+    assert all(
+        p["model"] == "doubao-seedream-4.0" and p["resolution"] == "1K" for p in submits(sim)
+    )
+    assert len(set(s.labels)) == 8
     for position, result in enumerate(s):
         values = s.axis_values(position)
         assert result.prompt == f"a {values['animal']} in {values['style']} style"
