@@ -86,9 +86,10 @@ class TaskView(anywidget.AnyWidget):
     aspect_ratio = t.Unicode("").tag(sync=True)
     resolution = t.Unicode("").tag(sync=True)
     pixel_size = t.Unicode("").tag(sync=True)
-    estimated_cost = t.Float(0.0).tag(sync=True)
-    price_known = t.Bool(True).tag(sync=True)  # False: a model id the catalog does not know
-    cost_text = t.Unicode("").tag(sync=True)  # "≈ $0.0298" or "price unknown": the catalog's text
+    # the front-end shows cost_text (the catalog's words); the number stays on the Python side
+    estimated_cost = t.Float(0.0)
+    price_known = t.Bool(True)  # False: a model id the catalog does not know
+    cost_text = t.Unicode("").tag(sync=True)  # "≈ $0.0298" or "price unknown"
     prompt = t.Unicode("").tag(sync=True)
     simulated = t.Bool(False).tag(sync=True)
     from_cache = t.Bool(False).tag(sync=True)
