@@ -125,9 +125,7 @@ class ModelSpec:
         """``≈ $0.0595`` for ``images`` output images, or ``price unknown``: every view's cost."""
         if not self.price_known:
             return "price unknown"
-        # half up from the decimal text: 1 × $0.02975 is $0.0298, as a person rounds it
-        cost = decimal.Decimal(str(self.cost(images)))
-        return f"≈ ${cost.quantize(decimal.Decimal(10) ** -digits, decimal.ROUND_HALF_UP)}"
+        return f"≈ {format_usd(self.cost(images), digits)}"
 
     def cost_breakdown(self, images: int, *, up_to: bool = False) -> str:
         """``≈ $0.0595 (up to 2 images × $0.02975)`` (``up_to``: a group may return fewer)."""
@@ -257,6 +255,12 @@ def suggest_model(name: str, cutoff: float = 0.5) -> str | None:
     return ALIASES.get(close[0], close[0])
 
 
+def format_usd(amount: float, digits: int = 4) -> str:
+    """``$0.0298``: rounded half up from the decimal text (binary floats say $0.0297)."""
+    value = decimal.Decimal(str(amount))
+    return f"${value.quantize(decimal.Decimal(10) ** -digits, decimal.ROUND_HALF_UP)}"
+
+
 def format_price(usd: float) -> str:
     """A per-image price with every digit the catalog has: 0.02975, 0.0238."""
     return f"{usd:.5f}".rstrip("0").rstrip(".")
@@ -277,13 +281,9 @@ def ratio_exceptions() -> dict[str, tuple[str, ...]]:
 
 def nearest_ratio(width: int, height: int, allowed: tuple[str, ...]) -> str:
     """The allowed fixed ratio closest to width:height (used to resolve ``auto``)."""
-    target = width / height
-
-    def distance(ratio: str) -> float:
-        a, b = ratio.split(":")
-        return abs(int(a) / int(b) - target)
-
-    return min((r for r in allowed if r != AUTO_RATIO), key=distance)
+    target, fixed = width / height, (r.split(":") for r in allowed if r != AUTO_RATIO)
+    a, b = min(fixed, key=lambda ab: abs(int(ab[0]) / int(ab[1]) - target))
+    return f"{a}:{b}"
 
 
 # -- upstream options: forwarded by the gateway to the model. Newer provider pages show them

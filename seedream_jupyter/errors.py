@@ -37,6 +37,8 @@ import threading
 from pathlib import Path
 from typing import ClassVar, Final
 
+from . import catalog
+
 _REDACTED: Final = "[REDACTED]"
 MAY_BE_BILLED_HINT: Final = (
     "The task may exist and be billed: check sj.history() and the provider's console "
@@ -159,7 +161,7 @@ class ConfirmationRequiredError(ValidationError):
         super().__init__(
             "confirm",
             False,
-            f"these {images} image(s) cost up to ${cost_usd:.4f}, more than the "
+            f"these {images} image(s) cost up to {catalog.format_usd(cost_usd)}, more than the "
             f"${limit_usd:.2f} that needs a confirmation",
         )
 

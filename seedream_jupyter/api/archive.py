@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Final
 
+from .. import catalog
 from ..errors import SeedreamError, ValidationError
 from ..results import Result
 from ..session import session
@@ -111,7 +112,8 @@ class HistoryList(list[HistoryRecord]):
         sim = " SIM" if rec.simulated else ""
         return (
             f"{when(rec.created_at)}  {rec.task_id:<28} {rec.status_text:<10} "
-            f"{rec.model or '?':<25} {len(rec.kept)} img  ${rec.cost_usd:.4f}{sim}  {prompt}"
+            f"{rec.model or '?':<25} {len(rec.kept)} img  "
+            f"{catalog.format_usd(rec.cost_usd)}{sim}  {prompt}"
         )
 
     def __repr__(self) -> str:
@@ -183,7 +185,7 @@ class SpendTable(list[SpendRow]):
             return ""
         spent = self.real_usd if self.budget_spent_usd is None else self.budget_spent_usd
         left = max(0.0, self.budget_usd - spent)
-        return f"; budget ${self.budget_usd:.2f}, ${left:.4f} left"
+        return f"; budget ${self.budget_usd:.2f}, {catalog.format_usd(left)} left"
 
     def __repr__(self) -> str:
         lines = [

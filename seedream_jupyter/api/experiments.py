@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .. import catalog
 from ..client import Client
 from ..errors import ValidationError
 from ..request import GenerationRequest
@@ -124,7 +125,7 @@ class SweepPlan:
         kind = "compare" if self.kind == "compare" else "sweep"
         text = (
             f"{kind}: {len(self.requests)} request(s), up to {self.images} image(s), "
-            f"≈ ${self.estimate_usd:.4f}"
+            f"≈ {catalog.format_usd(self.estimate_usd)}"
         )
         if self.simulated:
             text += " if billed (simulator: no cost)"

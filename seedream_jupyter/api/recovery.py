@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Final
 from urllib.parse import urlsplit
 
-from .. import _loop
+from .. import _loop, catalog
 from ..client import AsyncClient, Client
 from ..errors import (
     ImageDownloadError,
@@ -40,7 +40,7 @@ def result_from(record: TaskRecord, store: Store, *, fetch: bool = True) -> Resu
     if record.is_unconfirmed:
         raise SeedreamError(
             f"{record.task_id} is a submit whose task id never arrived: it {UNCONFIRMED_MESSAGE} "
-            f"(≈ ${record.cost_usd:.4f}). {record.error_message or ''}"
+            f"(≈ {catalog.format_usd(record.cost_usd)}). {record.error_message or ''}"
         )
     if record.status == "completed":
         kept = record.kept
@@ -171,7 +171,8 @@ class Resumed(list[Result]):
         if self.unconfirmed:
             parts.append(
                 f"{len(self.unconfirmed)} unconfirmed submit(s) {UNCONFIRMED_MESSAGE} "
-                f"(≈ ${self.unconfirmed_usd:.4f}; sj.history(status='{UNCONFIRMED}') lists them)"
+                f"(≈ {catalog.format_usd(self.unconfirmed_usd)}; "
+                f"sj.history(status='{UNCONFIRMED}') lists them)"
             )
         if self.failed:
             parts.append(f"{len(self.failed)} failed")

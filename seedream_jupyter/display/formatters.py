@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
-from .. import images
+from .. import catalog, images
 from . import gallery
 
 if TYPE_CHECKING:  # registered by name: %load_ext does not import the results (and the store)
@@ -52,7 +52,7 @@ def result_set_html(results: ResultSet) -> str:
     thumbs = gallery.thumbnails(sources, sizes, box=gallery.ROW_BOX)
     simulated = any(r.simulated for r in results)
     caption = (
-        f"{len(results)} results · ≈ ${results.cost_usd:.4f}"
+        f"{len(results)} results · ≈ {catalog.format_usd(results.cost_usd)}"
         + (f" {NOT_BILLED_NOTE}" if simulated else "")
         + (f" · {len(results.failures)} failed" if results.failures else "")
     )

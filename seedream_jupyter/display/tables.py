@@ -158,7 +158,7 @@ def cost_cell(model: str | None, cost_usd: float) -> str:
     """``$0.0298``; ``price unknown`` for an unpriced id the catalog does not know."""
     if not cost_usd and model and model not in catalog.MODELS:
         return "price unknown"
-    return f"${cost_usd:.4f}"
+    return catalog.format_usd(cost_usd)
 
 
 def spend_html(table: SpendTable) -> str:
@@ -173,9 +173,11 @@ def spend_html(table: SpendTable) -> str:
         ]
         for r in table
     ]
-    rows.append(["<b>total</b>", "", "real", "", "", f"<b>${table.real_usd:.4f}</b>"])
+    rows.append(
+        ["<b>total</b>", "", "real", "", "", f"<b>{catalog.format_usd(table.real_usd)}</b>"]
+    )
     if table.simulated_usd:
-        rows.append(["", "", "simulated", "", "", f"${table.simulated_usd:.4f}"])
+        rows.append(["", "", "simulated", "", "", catalog.format_usd(table.simulated_usd)])
     caption = "estimated spend by day and model" + table._budget_line()
     headers = ["day", "model", "kind", "tasks", "images", "≈ cost"]
     return _table(headers, rows, caption, numeric=frozenset({3, 4, 5}))
